@@ -1,1 +1,54 @@
+//! synack-core: a sans-IO TCP (RFC 9293).
+//!
+//! An [`Endpoint`] owns every connection of one host. A program drives it with
+//! packets and time and nothing else: [`Endpoint::handle_packet`] for each IP
+//! datagram that arrives, [`Endpoint::poll_transmit`] for each one to send,
+//! [`Endpoint::poll_timeout`] / [`Endpoint::handle_timeout`] for the clock, and
+//! per-connection calls (`send`, `recv`, `shutdown`, `close`, `abort`) plus
+//! [`Event`]s. The core never reads a clock, does I/O, or draws randomness of
+//! its own, so the same inputs always give the same packets, byte for byte.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod config;
+pub mod congestion;
+mod connection;
+mod endpoint;
+mod error;
+mod event;
+mod seq;
+mod time;
+
+use core::net::SocketAddr;
+
+pub use config::{Config, CongestionControl};
+pub use connection::{ConnectionInfo, State};
+pub use endpoint::{Endpoint, EndpointStats};
+pub use error::{CloseReason, Error};
+pub use event::{Direction, Event, Tracer};
+pub use seq::SeqNum;
+pub use time::Instant;
+
+/// The two ends of a connection, as seen from this endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FourTuple {
+    /// Our address and port.
+    pub local: SocketAddr,
+    /// The peer's address and port.
+    pub remote: SocketAddr,
+}
+
+/// Names one connection of an [`Endpoint`]. Stale handles (to connections
+/// that were freed) are detected and rejected with [`Error::InvalidHandle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnHandle {
+    index: u32,
+    generation: u32,
+}
+
+/// Names one listener of an [`Endpoint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerHandle {
+    index: u32,
+    generation: u32,
+}

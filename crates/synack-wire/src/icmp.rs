@@ -243,7 +243,13 @@ mod tests {
 
     #[test]
     fn quoted_tcp_is_read_from_a_truncated_quote() {
-        let ip = crate::Ipv4Repr { src: Ipv4Addr::new(1, 2, 3, 4), dst: Ipv4Addr::new(5, 6, 7, 8), protocol: 6, payload_len: 1000, ttl: 9 };
+        let ip = crate::Ipv4Repr {
+            src: Ipv4Addr::new(1, 2, 3, 4),
+            dst: Ipv4Addr::new(5, 6, 7, 8),
+            protocol: 6,
+            payload_len: 1000,
+            ttl: 9,
+        };
         let mut q = [0u8; 28];
         ip.emit(&mut q).unwrap();
         q[20..28].copy_from_slice(&[0, 80, 0x1f, 0x90, 0, 0, 1, 0]);

@@ -88,12 +88,19 @@ impl IpRepr {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         match (self.src, self.dst) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                Ipv4Repr { src, dst, protocol: self.protocol, payload_len: self.payload_len, ttl: self.hop_limit }.emit(buf)?;
+                Ipv4Repr { src, dst, protocol: self.protocol, payload_len: self.payload_len, ttl: self.hop_limit }
+                    .emit(buf)?;
                 Ok(ipv4::HEADER_LEN)
             }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
-                Ipv6Repr { src, dst, next_header: self.protocol, payload_len: self.payload_len, hop_limit: self.hop_limit }
-                    .emit(buf)?;
+                Ipv6Repr {
+                    src,
+                    dst,
+                    next_header: self.protocol,
+                    payload_len: self.payload_len,
+                    hop_limit: self.hop_limit,
+                }
+                .emit(buf)?;
                 Ok(ipv6::HEADER_LEN)
             }
             _ => Err(WireError::MixedFamilies),

@@ -416,12 +416,27 @@ impl TcpRepr {
     /// Writes header, options and `payload` into `buf`, with the checksum for
     /// the given addresses. Returns the segment length.
     pub fn emit(&self, buf: &mut [u8], payload: &[u8], src: IpAddr, dst: IpAddr) -> Result<usize, WireError> {
+        let hlen = self.header_len();
+        room(buf, hlen + payload.len())?;
+        buf[hlen..hlen + payload.len()].copy_from_slice(payload);
+        self.emit_in_place(buf, payload.len(), src, dst)
+    }
+
+    /// Writes the header in front of `payload_len` bytes already placed at `buf[header_len()..]`,
+    /// then the checksum; returns the segment length. Saves a copy on the send path.
+    pub fn emit_in_place(
+        &self,
+        buf: &mut [u8],
+        payload_len: usize,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<usize, WireError> {
         let opt_len = self.options.len();
         if opt_len > MAX_OPTIONS_LEN {
             return Err(WireError::OptionsTooLong);
         }
         let hlen = HEADER_LEN + opt_len;
-        let total = hlen + payload.len();
+        let total = hlen + payload_len;
         room(buf, total)?;
         let acc = pseudo_sum(src, dst, total)?;
         let b = &mut buf[..total];
@@ -435,7 +450,6 @@ impl TcpRepr {
         b[16..18].copy_from_slice(&[0, 0]);
         b[18..20].copy_from_slice(&self.urgent.to_be_bytes());
         self.options.emit(&mut b[HEADER_LEN..hlen])?;
-        b[hlen..].copy_from_slice(payload);
         let c = checksum::fold(checksum::sum(acc, b));
         b[16..18].copy_from_slice(&c.to_be_bytes());
         Ok(total)
@@ -468,10 +482,7 @@ mod tests {
         };
         let mut buf = [0u8; 40];
         let n = opts.emit(&mut buf).unwrap();
-        assert_eq!(
-            &buf[..n],
-            &[2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]
-        );
+        assert_eq!(&buf[..n], &[2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
     }
 
     #[test]
@@ -519,7 +530,8 @@ mod tests {
 
     #[test]
     fn checksum_round_trip_v4_and_v6() {
-        let repr = TcpRepr { src_port: 1, dst_port: 2, seq: 3, ack: 4, flags: TcpFlags::ACK, window: 5, ..Default::default() };
+        let repr =
+            TcpRepr { src_port: 1, dst_port: 2, seq: 3, ack: 4, flags: TcpFlags::ACK, window: 5, ..Default::default() };
         for (s, d) in [
             (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2])),
             ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap()),

@@ -1,0 +1,139 @@
+//! Every tunable of the stack. The defaults are those `DRILL.md` assumes
+//! (and Linux uses): MSS 1460, timestamps, SACK and window scaling on,
+//! initial window 10 segments, RTO 1 s initial and 200 ms minimum.
+
+use core::time::Duration;
+
+/// Which congestion control a connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CongestionControl {
+    /// NewReno (RFC 5681, RFC 6582).
+    #[default]
+    NewReno,
+}
+
+/// Configuration of an [`crate::Endpoint`] and of every connection it makes.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Link MTU; the MSS advertised is `mtu - 40` (IPv4) or `mtu - 60` (IPv6).
+    pub mtu: u16,
+    /// Send buffer limit in bytes (memory is taken only as data is queued).
+    pub send_buffer: usize,
+    /// Receive buffer limit in bytes; sets the window scale we advertise.
+    pub recv_buffer: usize,
+    /// Offer and accept window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
+    /// Offer and accept timestamps (RFC 7323 §3).
+    pub timestamps: bool,
+    /// Offer and accept SACK (RFC 2018).
+    pub sack: bool,
+    /// Initial congestion window in segments (RFC 6928).
+    pub initial_cwnd_segments: u32,
+    /// Initial retransmission timeout (RFC 6298 §2.1).
+    pub initial_rto: Duration,
+    /// Lower bound on the RTO.
+    pub min_rto: Duration,
+    /// Upper bound on the RTO.
+    pub max_rto: Duration,
+    /// Delayed-ACK timeout (RFC 9293 §3.8.6.3: at most 500 ms; synack caps it at 200 ms).
+    pub delayed_ack: Duration,
+    /// Disable Nagle's algorithm by default (TCP_NODELAY).
+    pub nodelay: bool,
+    /// SYN retransmissions before an active open fails with a time-out.
+    pub syn_retries: u32,
+    /// SYN-ACK retransmissions before a half-open connection is dropped.
+    pub synack_retries: u32,
+    /// Data retransmissions before the connection is aborted (R2, RFC 9293 §3.8.3).
+    pub retries2: u32,
+    /// Time spent in TIME-WAIT (2*MSL).
+    pub time_wait: Duration,
+    /// How long an orphaned connection may stay in FIN-WAIT-2.
+    pub fin_timeout: Duration,
+    /// Keepalive on new connections (RFC 9293 §3.8.4; off by default).
+    pub keepalive: bool,
+    /// Idle time before the first keepalive probe.
+    pub keepalive_idle: Duration,
+    /// Interval between keepalive probes.
+    pub keepalive_interval: Duration,
+    /// Unanswered keepalive probes before the connection is dropped.
+    pub keepalive_count: u32,
+    /// User timeout: abort when sent data stays unacknowledged this long.
+    pub user_timeout: Option<Duration>,
+    /// Half-open connections per listener (the SYN queue).
+    pub syn_backlog: usize,
+    /// Most connections the endpoint holds in any state.
+    pub max_connections: usize,
+    /// Ephemeral port range for active opens.
+    pub ephemeral_ports: (u16, u16),
+    /// TTL / hop limit of emitted packets.
+    pub hop_limit: u8,
+    /// Challenge ACKs per second, endpoint-wide (RFC 5961 §7).
+    pub challenge_ack_limit: u32,
+    /// The congestion control algorithm.
+    pub congestion_control: CongestionControl,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mtu: 1500,
+            send_buffer: 4 << 20,
+            recv_buffer: 8 << 20,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            initial_cwnd_segments: 10,
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(120),
+            delayed_ack: Duration::from_millis(40),
+            nodelay: false,
+            syn_retries: 5,
+            synack_retries: 5,
+            retries2: 15,
+            time_wait: Duration::from_secs(60),
+            fin_timeout: Duration::from_secs(60),
+            keepalive: false,
+            keepalive_idle: Duration::from_secs(7200),
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_count: 9,
+            user_timeout: None,
+            syn_backlog: 256,
+            max_connections: 1 << 20,
+            ephemeral_ports: (32768, 60999),
+            hop_limit: 64,
+            challenge_ack_limit: 1000,
+            congestion_control: CongestionControl::NewReno,
+        }
+    }
+}
+
+impl Config {
+    /// The window scale shift we advertise: the smallest that lets the
+    /// receive buffer be expressed in 16 bits (at most 14, RFC 7323 §2.3).
+    pub fn rcv_wscale(&self) -> u8 {
+        let mut shift = 0u8;
+        while shift < 14 && (self.recv_buffer >> shift) > 65535 {
+            shift += 1;
+        }
+        shift
+    }
+
+    /// The MSS to advertise for an address family (RFC 9293 §3.7.1, RFC 6691).
+    pub fn advertised_mss(&self, ipv6: bool) -> u16 {
+        let overhead = if ipv6 { 60 } else { 40 };
+        self.mtu.saturating_sub(overhead).max(88)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_window_scale_is_eight() {
+        assert_eq!(Config::default().rcv_wscale(), 8);
+        assert_eq!(Config { recv_buffer: 65535, ..Config::default() }.rcv_wscale(), 0);
+        assert_eq!(Config { recv_buffer: usize::MAX, ..Config::default() }.rcv_wscale(), 14);
+    }
+}

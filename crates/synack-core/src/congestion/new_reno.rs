@@ -1,0 +1,111 @@
+//! NewReno congestion control (RFC 5681, RFC 6582).
+
+use super::CongestionController;
+
+/// Slow start, congestion avoidance, and fast recovery with window inflation.
+#[derive(Debug, Clone, Copy)]
+pub struct NewReno {
+    cwnd: u32,
+    ssthresh: u32,
+    /// Bytes acknowledged in congestion avoidance not yet turned into window.
+    acked_in_ca: u32,
+}
+
+impl NewReno {
+    /// A controller with an initial window of `initial` bytes and an
+    /// arbitrarily high ssthresh (RFC 5681 §3.1).
+    pub fn new(initial: u32) -> Self {
+        Self { cwnd: initial, ssthresh: u32::MAX, acked_in_ca: 0 }
+    }
+}
+
+impl CongestionController for NewReno {
+    fn cwnd(&self) -> u32 {
+        self.cwnd
+    }
+
+    fn ssthresh(&self) -> u32 {
+        self.ssthresh
+    }
+
+    fn on_ack(&mut self, acked: u32, mss: u32) {
+        if self.cwnd < self.ssthresh {
+            // RFC 5681 §3.1 eq. 2, with appropriate byte counting (RFC 3465, L = 2).
+            self.cwnd = self.cwnd.saturating_add(acked.min(2 * mss));
+        } else {
+            // RFC 5681 §3.1 eq. 3, counted in bytes: one MSS per cwnd acked.
+            self.acked_in_ca = self.acked_in_ca.saturating_add(acked);
+            if self.acked_in_ca >= self.cwnd {
+                self.acked_in_ca -= self.cwnd;
+                self.cwnd = self.cwnd.saturating_add(mss);
+            }
+        }
+    }
+
+    fn on_fast_retransmit(&mut self, flight: u32, mss: u32) {
+        // RFC 5681 §3.2 eq. 4 and step 3.
+        self.ssthresh = (flight / 2).max(2 * mss);
+        self.cwnd = self.ssthresh + 3 * mss;
+        self.acked_in_ca = 0;
+    }
+
+    fn on_dup_ack_in_recovery(&mut self, mss: u32) {
+        self.cwnd = self.cwnd.saturating_add(mss);
+    }
+
+    fn on_partial_ack(&mut self, acked: u32, mss: u32) {
+        // RFC 6582 §3.2 step 5: deflate by the amount acked, add back one MSS.
+        self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
+    }
+
+    fn on_recovery_end(&mut self, flight: u32, mss: u32) {
+        // RFC 6582 §3.2 step 6, option 1.
+        self.cwnd = self.ssthresh.min(flight.max(mss) + mss);
+    }
+
+    fn on_rto(&mut self, flight: u32, mss: u32) {
+        self.ssthresh = (flight / 2).max(2 * mss);
+        self.cwnd = mss;
+        self.acked_in_ca = 0;
+    }
+
+    fn on_idle_restart(&mut self, restart_window: u32) {
+        self.cwnd = self.cwnd.min(restart_window);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_start_then_avoidance() {
+        let mut c = NewReno::new(10 * 1000);
+        c.on_ack(1000, 1000);
+        assert_eq!(c.cwnd(), 11_000);
+        c.on_rto(20_000, 1000);
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, 10_000));
+        for _ in 0..9 {
+            c.on_ack(1000, 1000);
+        }
+        assert_eq!(c.cwnd(), 10_000);
+        // Congestion avoidance: one MSS per window of ACKed bytes.
+        for _ in 0..10 {
+            c.on_ack(1000, 1000);
+        }
+        assert_eq!(c.cwnd(), 11_000);
+    }
+
+    #[test]
+    fn fast_recovery_inflates_and_deflates() {
+        let mut c = NewReno::new(20_000);
+        c.on_fast_retransmit(20_000, 1000);
+        assert_eq!((c.ssthresh(), c.cwnd()), (10_000, 13_000));
+        c.on_dup_ack_in_recovery(1000);
+        assert_eq!(c.cwnd(), 14_000);
+        c.on_partial_ack(3000, 1000);
+        assert_eq!(c.cwnd(), 12_000);
+        c.on_recovery_end(15_000, 1000);
+        assert_eq!(c.cwnd(), 10_000);
+    }
+}

@@ -1,0 +1,168 @@
+//! Opening a connection: active open, passive open, simultaneous open
+//! (RFC 9293 §3.5), and the options negotiated on the SYN: MSS (§3.7.1,
+//! RFC 6691), window scale and timestamps (RFC 7323), SACK-permitted (RFC 2018).
+
+use super::{Connection, Origin, Segment, State};
+use crate::error::{CloseReason, Error};
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use crate::{Config, FourTuple};
+use synack_wire::TcpOptions;
+
+/// Bytes of option space a timestamp option takes in every segment.
+const TS_OPTION_LEN: u16 = 12;
+
+impl Connection {
+    /// An active open (RFC 9293 §3.10.1): the SYN goes out on the next poll.
+    pub(crate) fn new_active(now: Instant, cfg: &Config, tuple: FourTuple, iss: SeqNum, ts_offset: u32) -> Self {
+        let mut c = Self::blank(now, cfg, tuple, Origin::Active, iss, ts_offset);
+        c.set_state(State::SynSent);
+        c.after_event(now, cfg);
+        c
+    }
+
+    /// A passive open from a SYN that arrived at a listener (RFC 9293
+    /// §3.10.7.2, third check): SYN-RECEIVED, with the SYN-ACK to send.
+    pub(crate) fn new_passive(
+        now: Instant,
+        cfg: &Config,
+        tuple: FourTuple,
+        iss: SeqNum,
+        ts_offset: u32,
+        listener: u32,
+        syn: &Segment<'_>,
+    ) -> Self {
+        let mut c = Self::blank(now, cfg, tuple, Origin::Passive(listener), iss, ts_offset);
+        c.pending.transition(State::Listen, State::SynReceived);
+        c.state = State::SynReceived;
+        c.accept_syn(now, cfg, syn);
+        c.stats.segs_in += 1;
+        c.after_event(now, cfg);
+        c
+    }
+
+    /// Records the peer's SYN: IRS, RCV.NXT, the send window, and the options.
+    fn accept_syn(&mut self, now: Instant, cfg: &Config, syn: &Segment<'_>) {
+        self.irs = syn.seq;
+        self.rcv_nxt = syn.seq + 1;
+        self.rcv_adv = self.rcv_nxt;
+        // The window in a SYN is never scaled (RFC 7323 §2.2).
+        self.snd_wnd = u32::from(syn.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = syn.seq;
+        self.snd_wl2 = syn.ack;
+        self.negotiate(now, cfg, &syn.options);
+        self.last_recv = now;
+    }
+
+    /// Applies the options of the peer's SYN to what we offered.
+    fn negotiate(&mut self, now: Instant, cfg: &Config, peer: &TcpOptions) {
+        let our_mss = cfg.advertised_mss(self.tuple.local.is_ipv6());
+        // RFC 9293 §3.7.1 (MUST-15): without the option, assume 536 (IPv4) or 1220 (IPv6).
+        let default_mss = if self.tuple.local.is_ipv6() { 1220 } else { 536 };
+        let peer_mss = peer.mss.unwrap_or(default_mss).max(64);
+        self.wscale_ok = cfg.window_scaling && peer.window_scale.is_some();
+        match (cfg.window_scaling, peer.window_scale) {
+            (true, Some(shift)) => {
+                // RFC 7323 §2.3: a shift above 14 is taken as 14.
+                self.snd_wscale = shift.min(14);
+                self.rcv_wscale = cfg.rcv_wscale();
+            }
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.sack_ok = cfg.sack && peer.sack_permitted;
+        self.ts_ok = cfg.timestamps && peer.timestamps.is_some();
+        if let (true, Some((val, _))) = (self.ts_ok, peer.timestamps) {
+            self.ts_recent = val;
+            self.ts_recent_at = now;
+        }
+        // RFC 6691: the MSS counts neither IP nor TCP options; subtract the
+        // timestamp option we will carry in every segment.
+        let ts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
+        self.snd_mss = peer_mss.min(our_mss).saturating_sub(ts).max(32);
+        let mss = u32::from(self.snd_mss);
+        self.cc = crate::congestion::NewReno::new(cfg.initial_cwnd_segments.max(1) * mss);
+    }
+
+    /// The options of our SYN or SYN-ACK. On a SYN-ACK only what the peer
+    /// offered is echoed (RFC 7323 §2.2, §3.2; RFC 2018 §2).
+    pub(super) fn syn_options(&self, now: Instant, cfg: &Config) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        o.mss = Some(cfg.advertised_mss(self.tuple.local.is_ipv6()));
+        let active = self.state == State::SynSent;
+        if if active { cfg.window_scaling } else { self.wscale_ok } {
+            o.window_scale = Some(cfg.rcv_wscale());
+        }
+        o.sack_permitted = if active { cfg.sack } else { self.sack_ok };
+        let ts = if active { cfg.timestamps } else { self.ts_ok };
+        if ts {
+            o.timestamps = Some((self.ts_now(now), if active { 0 } else { self.ts_recent }));
+        }
+        o
+    }
+
+    /// RFC 9293 §3.10.7.3: segment arrives in SYN-SENT.
+    pub(super) fn on_segment_syn_sent(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
+        // First: the ACK bit.
+        let mut ack_ok = false;
+        if seg.flags.ack() {
+            if seg.ack <= self.iss || seg.ack > self.snd_max {
+                if !seg.flags.rst() {
+                    self.reply_rst_for_ack(seg);
+                }
+                return;
+            }
+            ack_ok = self.snd_una < seg.ack;
+        }
+        // Second: RST (RFC 5961 §3.2 is satisfied by the exact ACK check above).
+        if seg.flags.rst() {
+            if ack_ok {
+                self.stats.resets_in += 1;
+                self.enter_closed(CloseReason::Error(Error::ConnectionRefused));
+            }
+            return;
+        }
+        // Fourth: SYN.
+        if !seg.flags.syn() {
+            return;
+        }
+        self.accept_syn(now, cfg, seg);
+        if ack_ok {
+            self.snd_una = seg.ack;
+            self.snd_buf_seq = self.iss + 1;
+            // RFC 6298 §2: time the SYN unless it was retransmitted (Karn).
+            if let Some((_, sent)) = self.rtt_probe.take() {
+                if self.retries == 0 {
+                    self.rtt.sample(now.saturating_since(sent), cfg.min_rto, cfg.max_rto);
+                }
+            }
+            self.retries = 0;
+            self.rtt.reset_backoff();
+            self.timers.rtx = None;
+            self.establish();
+            self.ack_now = true;
+            // Data or FIN on the SYN-ACK continues at the sixth step.
+            if !seg.payload.is_empty() || seg.flags.fin() {
+                let rest = Segment { seq: seg.seq + 1, ..*seg };
+                self.on_text_and_fin(now, cfg, &rest);
+            }
+        } else {
+            // Simultaneous open (RFC 9293 §3.5, Figure 8): send SYN-ACK.
+            self.set_state(State::SynReceived);
+            self.snd_nxt = self.iss;
+        }
+    }
+
+    /// Enters ESTABLISHED and tells the user.
+    pub(super) fn establish(&mut self) {
+        self.set_state(State::Established);
+        match self.origin {
+            Origin::Active => self.pending.connected = true,
+            Origin::Passive(_) => self.pending.established_passive = true,
+        }
+        self.pending.writable = true;
+    }
+}

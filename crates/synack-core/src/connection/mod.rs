@@ -1,0 +1,527 @@
+//! One TCP connection: the RFC 9293 state machine. This file holds the state
+//! enum, the transmission control block, and the segment-arrival dispatch of
+//! RFC 9293 §3.10.7; each concern lives in its own file beside it.
+
+mod close;
+mod handshake;
+mod icmp;
+mod recv;
+pub(crate) mod rtt;
+mod send;
+mod stats;
+mod timers;
+
+use crate::congestion::NewReno;
+use crate::error::{CloseReason, Error};
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use crate::{Config, FourTuple};
+use core::fmt;
+use core::time::Duration;
+use rtt::RttEstimator;
+use std::collections::VecDeque;
+use synack_wire::{TcpFlags, TcpOptions};
+
+pub(crate) use icmp::IcmpError;
+use recv::Reassembly;
+pub use stats::ConnectionInfo;
+use timers::Timers;
+
+/// The connection states of RFC 9293 §3.3.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a connection request (listeners only).
+    Listen,
+    /// SYN sent, waiting for a matching SYN.
+    SynSent,
+    /// SYN received and sent, waiting for the ACK of our SYN.
+    SynReceived,
+    /// Open: data flows both ways.
+    Established,
+    /// We closed; waiting for the ACK of our FIN or the peer's FIN.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's FIN.
+    FinWait2,
+    /// The peer closed; waiting for our user to close.
+    CloseWait,
+    /// Both closed at once; waiting for the ACK of our FIN.
+    Closing,
+    /// The peer closed, then we did; waiting for the ACK of our FIN.
+    LastAck,
+    /// Waiting 2*MSL so that late segments of this connection die out.
+    TimeWait,
+}
+
+impl State {
+    /// The name RFC 9293 uses (`SYN-SENT`, `TIME-WAIT`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECEIVED",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// True in the synchronized states (RFC 9293 §3.5.2).
+    pub fn is_synchronized(self) -> bool {
+        !matches!(self, State::Closed | State::Listen | State::SynSent | State::SynReceived)
+    }
+
+    /// True when we may still receive data from the peer.
+    fn can_receive(self) -> bool {
+        matches!(self, State::Established | State::FinWait1 | State::FinWait2)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A reset this connection owes the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rst {
+    /// ABORT: `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>`.
+    Abort,
+    /// An unacceptable ACK: `<SEQ=SEG.ACK><CTL=RST>`.
+    ForAck(SeqNum),
+}
+
+/// How the connection was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// `connect`.
+    Active,
+    /// From a listener (index into the endpoint's listener slab).
+    Passive(u32),
+}
+
+/// An incoming segment, already parsed and checksum-verified.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment<'a> {
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub options: TcpOptions,
+    pub payload: &'a [u8],
+}
+
+impl Segment<'_> {
+    /// SEG.LEN: data plus one for each of SYN and FIN.
+    pub fn len(&self) -> u32 {
+        self.payload.len() as u32 + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
+    }
+}
+
+/// Things the endpoint should tell the user, gathered during one call.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Pending {
+    pub connected: bool,
+    pub readable: bool,
+    pub writable: bool,
+    pub closed: Option<CloseReason>,
+    /// A passive open reached ESTABLISHED: move it to the accept queue.
+    pub established_passive: bool,
+    transitions: [(Option<State>, Option<State>); 4],
+    n_transitions: u8,
+}
+
+impl Pending {
+    fn transition(&mut self, from: State, to: State) {
+        let i = usize::from(self.n_transitions);
+        if i < self.transitions.len() {
+            self.transitions[i] = (Some(from), Some(to));
+            self.n_transitions += 1;
+        }
+    }
+
+    /// The state changes gathered, in order.
+    pub fn transitions(&self) -> impl Iterator<Item = (State, State)> + '_ {
+        self.transitions[..usize::from(self.n_transitions)].iter().filter_map(|&(a, b)| Some((a?, b?)))
+    }
+}
+
+/// The transmission control block of one connection (RFC 9293 §3.3.1).
+#[derive(Debug)]
+pub struct Connection {
+    state: State,
+    tuple: FourTuple,
+    origin: Origin,
+    /// The user called close: the connection is orphaned and frees itself.
+    user_closed: bool,
+    /// The user shut down reading: arriving data is discarded.
+    read_shut: bool,
+
+    // Send sequence space (RFC 9293 §3.3.1).
+    iss: SeqNum,
+    snd_una: SeqNum,
+    snd_nxt: SeqNum,
+    /// Highest sequence number sent plus one (SND.NXT before a go-back).
+    snd_max: SeqNum,
+    snd_wnd: u32,
+    snd_wl1: SeqNum,
+    snd_wl2: SeqNum,
+    max_snd_wnd: u32,
+    snd_wscale: u8,
+    rcv_wscale: u8,
+    /// MSS for segments we send (peer's MSS clamped to our path, less options).
+    snd_mss: u16,
+    /// The MSS we advertised.
+    rcv_mss: u16,
+    send_buf: VecDeque<u8>,
+    send_limit: usize,
+    /// Sequence number of `send_buf[0]`.
+    snd_buf_seq: SeqNum,
+    fin_queued: bool,
+
+    // Receive sequence space.
+    irs: SeqNum,
+    rcv_nxt: SeqNum,
+    /// Right edge of the window we last advertised.
+    rcv_adv: SeqNum,
+    rcv_buf: VecDeque<u8>,
+    recv_limit: usize,
+    ooo: Reassembly,
+    fin_received: bool,
+
+    // Options (RFC 7323, RFC 2018).
+    ts_ok: bool,
+    ts_recent: u32,
+    ts_recent_at: Instant,
+    ts_offset: u32,
+    sack_ok: bool,
+    wscale_ok: bool,
+    nodelay: bool,
+
+    // Loss recovery and congestion control.
+    rtt: RttEstimator,
+    rtt_probe: Option<(SeqNum, Instant)>,
+    cc: NewReno,
+    dupacks: u32,
+    in_recovery: bool,
+    recover: SeqNum,
+    retransmit_head: bool,
+    force_probe: bool,
+    retries: u32,
+    unacked_since: Option<Instant>,
+
+    // Acknowledgment state.
+    ack_now: bool,
+    last_ack_sent: SeqNum,
+    unacked_rcv_bytes: u32,
+    send_rst: Option<Rst>,
+    keepalive_probe: bool,
+
+    timers: Timers,
+    last_recv: Instant,
+    last_send: Instant,
+    keepalive: bool,
+    keepalive_probes: u32,
+    user_timeout: Option<Duration>,
+
+    close_reason: Option<CloseReason>,
+    /// The last soft ICMP error, reported if the connection times out.
+    soft_error: Option<Error>,
+    pub(crate) pending: Pending,
+    stats: stats::Stats,
+}
+
+impl Connection {
+    fn blank(now: Instant, cfg: &Config, tuple: FourTuple, origin: Origin, iss: SeqNum, ts_offset: u32) -> Self {
+        let ipv6 = tuple.local.is_ipv6();
+        let mss = cfg.advertised_mss(ipv6);
+        Self {
+            state: State::Closed,
+            tuple,
+            origin,
+            user_closed: false,
+            read_shut: false,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            max_snd_wnd: 0,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            snd_mss: 536.min(mss),
+            rcv_mss: mss,
+            send_buf: VecDeque::new(),
+            send_limit: cfg.send_buffer.max(1),
+            snd_buf_seq: iss + 1,
+            fin_queued: false,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            rcv_buf: VecDeque::new(),
+            recv_limit: cfg.recv_buffer.max(1),
+            ooo: Reassembly::default(),
+            fin_received: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_recent_at: now,
+            ts_offset,
+            sack_ok: false,
+            wscale_ok: false,
+            nodelay: cfg.nodelay,
+            rtt: RttEstimator::new(cfg.initial_rto),
+            rtt_probe: None,
+            cc: NewReno::new(cfg.initial_cwnd_segments.max(1) * u32::from(mss)),
+            dupacks: 0,
+            in_recovery: false,
+            recover: iss,
+            retransmit_head: false,
+            force_probe: false,
+            retries: 0,
+            unacked_since: None,
+            ack_now: false,
+            last_ack_sent: SeqNum(0),
+            unacked_rcv_bytes: 0,
+            send_rst: None,
+            keepalive_probe: false,
+            timers: Timers::default(),
+            last_recv: now,
+            last_send: now,
+            keepalive: cfg.keepalive,
+            keepalive_probes: 0,
+            user_timeout: cfg.user_timeout,
+            close_reason: None,
+            pending: Pending::default(),
+            soft_error: None,
+            stats: stats::Stats::default(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The connection's addresses.
+    pub fn tuple(&self) -> FourTuple {
+        self.tuple
+    }
+
+    pub(crate) fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    pub(crate) fn user_closed(&self) -> bool {
+        self.user_closed
+    }
+
+    pub(crate) fn close_reason(&self) -> Option<CloseReason> {
+        self.close_reason
+    }
+
+    fn set_state(&mut self, to: State) {
+        if self.state != to {
+            self.pending.transition(self.state, to);
+            self.state = to;
+        }
+    }
+
+    /// Enters CLOSED for `reason`, flushing every queue (RFC 9293 §3.10.7.4,
+    /// second check; §3.10.8).
+    fn enter_closed(&mut self, reason: CloseReason) {
+        self.set_state(State::Closed);
+        self.timers = Timers::default();
+        self.send_buf = VecDeque::new();
+        if reason != CloseReason::Graceful {
+            self.rcv_buf = VecDeque::new();
+        }
+        self.ooo = Reassembly::default();
+        self.close_reason = Some(reason);
+        self.pending.closed = Some(reason);
+        self.pending.readable = true;
+        self.pending.writable = true;
+    }
+
+    /// The error a user call sees on a connection that failed.
+    fn failure(&self) -> Option<Error> {
+        match self.close_reason {
+            Some(CloseReason::Error(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Processes an incoming segment for this connection (RFC 9293 §3.10.7).
+    pub(crate) fn on_segment(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
+        self.stats.segs_in += 1;
+        match self.state {
+            State::Closed | State::Listen => {}
+            State::SynSent => self.on_segment_syn_sent(now, cfg, seg),
+            _ => self.on_segment_other(now, cfg, seg),
+        }
+        self.after_event(now, cfg);
+    }
+
+    /// RFC 9293 §3.10.7.4: segment arrives in SYN-RECEIVED or a synchronized state.
+    fn on_segment_other(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
+        let rst = seg.flags.rst();
+        // RFC 7323 §5.3: PAWS, before the sequence number check.
+        if self.ts_ok && !rst {
+            if let Some((val, _)) = seg.options.timestamps {
+                if self.paws_rejects(now, val) {
+                    self.stats.paws_drops += 1;
+                    self.ack_now = true;
+                    return;
+                }
+            }
+        }
+        // A retransmitted SYN in SYN-RECEIVED: answer with the SYN-ACK again.
+        if self.state == State::SynReceived && seg.flags.syn() && !seg.flags.ack() && seg.seq == self.irs {
+            self.snd_nxt = self.iss;
+            return;
+        }
+        // RFC 9293 §3.10.7.4, first check: sequence number acceptability.
+        if !self.acceptable(seg) {
+            if !rst {
+                self.ack_now = true;
+                if self.state == State::TimeWait && seg.flags.fin() {
+                    self.restart_time_wait(now, cfg);
+                }
+            }
+            return;
+        }
+        if self.ts_ok {
+            self.update_ts_recent(now, seg);
+        }
+        self.last_recv = now;
+        self.keepalive_probes = 0;
+        // RFC 9293 §3.10.7.4, second check: RST (with RFC 5961 §3.2).
+        if rst {
+            if seg.seq == self.rcv_nxt {
+                self.on_reset();
+            } else {
+                self.challenge_ack();
+            }
+            return;
+        }
+        // Fourth: SYN (RFC 5961 §4: challenge ACK in synchronized states).
+        if seg.flags.syn() {
+            if self.state == State::SynReceived && matches!(self.origin, Origin::Passive(_)) {
+                // Return to LISTEN: this half-open connection is dropped.
+                self.enter_closed(CloseReason::Error(Error::ConnectionReset));
+                self.pending.closed = None;
+            } else {
+                self.challenge_ack();
+            }
+            return;
+        }
+        // Fifth: ACK.
+        if !seg.flags.ack() {
+            return;
+        }
+        if !self.on_ack_field(now, cfg, seg) {
+            return;
+        }
+        if self.state == State::Closed {
+            return;
+        }
+        // Sixth: URG. The urgent pointer is noted by nobody: synack delivers
+        // urgent data inline and never out of band (RFC 9293 §3.8.5, MUST-30).
+        // Seventh and eighth: segment text and FIN.
+        self.on_text_and_fin(now, cfg, seg);
+    }
+
+    /// RFC 9293 §3.10.7.4, fifth check. Returns false when the segment is done with.
+    fn on_ack_field(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) -> bool {
+        // RFC 5961 §5.2: the ACK must lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+        let lower = self.snd_una - self.max_snd_wnd.max(1);
+        if seg.ack > self.snd_max || seg.ack < lower {
+            if self.state == State::SynReceived {
+                self.reply_rst_for_ack(seg);
+            } else {
+                self.ack_now = true;
+            }
+            return false;
+        }
+        if self.state == State::SynReceived {
+            if self.snd_una < seg.ack {
+                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = seg.seq;
+                self.snd_wl2 = seg.ack;
+                self.establish();
+            } else {
+                self.reply_rst_for_ack(seg);
+                return false;
+            }
+        }
+        self.on_ack(now, cfg, seg);
+        match self.state {
+            State::FinWait1 if self.fin_acked() => {
+                self.set_state(State::FinWait2);
+                if self.user_closed {
+                    self.timers.close = Some(now + cfg.fin_timeout);
+                }
+            }
+            State::Closing if self.fin_acked() => self.enter_time_wait(now, cfg),
+            State::LastAck if self.fin_acked() => {
+                self.enter_closed(CloseReason::Graceful);
+                return false;
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// The acceptability test of RFC 9293 §3.10.7.4, Table 6.
+    fn acceptable(&self, seg: &Segment<'_>) -> bool {
+        let wnd = self.rcv_adv.since(self.rcv_nxt);
+        let len = seg.len();
+        let end_of_window = self.rcv_nxt + wnd;
+        match (len, wnd) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, _) => seg.seq.in_range(self.rcv_nxt, end_of_window),
+            (_, 0) => false,
+            (_, _) => {
+                seg.seq.in_range(self.rcv_nxt, end_of_window)
+                    || (seg.seq + (len - 1)).in_range(self.rcv_nxt, end_of_window)
+            }
+        }
+    }
+
+    /// A reset of an established-or-later connection (RFC 9293 §3.10.7.4, second check).
+    fn on_reset(&mut self) {
+        self.stats.resets_in += 1;
+        let reason = match (self.state, self.origin) {
+            (State::SynReceived, Origin::Active) => CloseReason::Error(Error::ConnectionRefused),
+            (State::SynReceived, Origin::Passive(_)) => {
+                // Back to LISTEN; the user need not be informed.
+                self.enter_closed(CloseReason::Error(Error::ConnectionReset));
+                self.pending.closed = None;
+                return;
+            }
+            (State::Closing | State::LastAck | State::TimeWait, _) => CloseReason::Graceful,
+            _ => CloseReason::Error(Error::ConnectionReset),
+        };
+        self.enter_closed(reason);
+    }
+
+    /// Sends a challenge ACK (RFC 5961 §3.2, §4.2). Rate limiting is endpoint-wide.
+    fn challenge_ack(&mut self) {
+        self.stats.challenge_acks += 1;
+        self.ack_now = true;
+    }
+
+    /// Work after every event: re-arm timers.
+    fn after_event(&mut self, now: Instant, cfg: &Config) {
+        self.rearm_timers(now, cfg);
+    }
+}

@@ -1,0 +1,347 @@
+//! The receive side: in-order delivery into the receive ring, out-of-order
+//! reassembly bounded by the window, SACK blocks to send (RFC 2018 §4),
+//! delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2), the FIN (RFC 9293
+//! §3.10.7.4, eighth check), PAWS (RFC 7323 §5) and the advertised window
+//! with receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2).
+
+use super::{Connection, Segment, State};
+use crate::error::{CloseReason, Error};
+use crate::time::Instant;
+use crate::Config;
+use core::time::Duration;
+use std::collections::BTreeMap;
+use synack_wire::SackBlock;
+
+/// PAWS does not apply to a TS.Recent older than this (RFC 7323 §5.5).
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// Out-of-order data, keyed by stream offset (bytes since the first data
+/// byte); pieces never overlap.
+#[derive(Debug, Default)]
+pub(super) struct Reassembly {
+    /// Stream offset of RCV.NXT (data bytes delivered in order so far).
+    base: u64,
+    segs: BTreeMap<u64, Vec<u8>>,
+    bytes: usize,
+    /// Start offsets of the most recently received pieces, newest first.
+    recent: [u64; 4],
+    n_recent: u8,
+    /// Stream offset of a FIN that arrived out of order.
+    fin: Option<u64>,
+}
+
+impl Reassembly {
+    /// Stores the parts of `data` at `off` that are not already held.
+    fn insert(&mut self, off: u64, data: &[u8]) {
+        let end = off + data.len() as u64;
+        let mut cursor = off;
+        let overlapping: Vec<(u64, u64)> = self
+            .segs
+            .range(..end)
+            .rev()
+            .take_while(|(s, v)| **s + v.len() as u64 > off)
+            .map(|(s, v)| (*s, *s + v.len() as u64))
+            .collect();
+        let mut pieces: Vec<(u64, u64)> = Vec::new();
+        for &(s, e) in overlapping.iter().rev() {
+            if s > cursor {
+                pieces.push((cursor, s.min(end)));
+            }
+            cursor = cursor.max(e);
+        }
+        if cursor < end {
+            pieces.push((cursor, end));
+        }
+        for (s, e) in pieces {
+            let piece = data[(s - off) as usize..(e - off) as usize].to_vec();
+            self.bytes += piece.len();
+            self.segs.insert(s, piece);
+        }
+        self.note_recent(off);
+    }
+
+    fn note_recent(&mut self, off: u64) {
+        let n = usize::from(self.n_recent);
+        let mut list = self.recent;
+        let mut out = [0u64; 4];
+        out[0] = off;
+        let mut k = 1;
+        for &r in &list[..n] {
+            if k < out.len() && r != off {
+                out[k] = r;
+                k += 1;
+            }
+        }
+        list = out;
+        self.recent = list;
+        self.n_recent = k as u8;
+    }
+
+    /// Moves data contiguous with `base` into `out`; returns the bytes moved.
+    fn pop_contiguous(&mut self, out: &mut std::collections::VecDeque<u8>) -> usize {
+        let mut moved = 0;
+        while let Some(entry) = self.segs.first_entry() {
+            let start = *entry.key();
+            if start > self.base {
+                break;
+            }
+            let piece = entry.remove();
+            self.bytes -= piece.len();
+            let end = start + piece.len() as u64;
+            if end > self.base {
+                let skip = (self.base - start) as usize;
+                out.extend(&piece[skip..]);
+                moved += piece.len() - skip;
+                self.base = end;
+            }
+        }
+        moved
+    }
+
+    /// The contiguous block holding offset `at`, if any.
+    fn block_containing(&self, at: u64) -> Option<(u64, u64)> {
+        let (&s, v) = self.segs.range(..=at).next_back()?;
+        if s + v.len() as u64 <= at {
+            return None;
+        }
+        let mut left = s;
+        while let Some((&ps, pv)) = self.segs.range(..left).next_back() {
+            if ps + pv.len() as u64 != left {
+                break;
+            }
+            left = ps;
+        }
+        let mut right = s + v.len() as u64;
+        while let Some(nv) = self.segs.get(&right) {
+            right += nv.len() as u64;
+        }
+        Some((left, right))
+    }
+}
+
+impl Connection {
+    /// Free space in the receive buffer.
+    fn rcv_space(&self) -> u32 {
+        self.recv_limit.saturating_sub(self.rcv_buf.len()).min(u32::MAX as usize / 2) as u32
+    }
+
+    /// Seventh and eighth checks of RFC 9293 §3.10.7.4: segment text and FIN.
+    pub(super) fn on_text_and_fin(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
+        if !self.state.can_receive() && self.state != State::SynReceived {
+            return;
+        }
+        let mut seq = seg.seq + u32::from(seg.flags.syn());
+        let mut data = seg.payload;
+        let mut fin = seg.flags.fin();
+        // Trim what we already have (RFC 9293 §3.10.7.4: only new parts are processed).
+        if seq < self.rcv_nxt {
+            let skip = self.rcv_nxt.since(seq) as usize;
+            if skip > data.len() {
+                return;
+            }
+            data = &data[skip..];
+            seq = self.rcv_nxt;
+        }
+        // Trim what does not fit in the buffer; a FIN past the cut is dropped.
+        let room = self.rcv_space() as usize;
+        let offset_in_window = seq.since(self.rcv_nxt) as usize;
+        if offset_in_window + data.len() > room {
+            data = &data[..room.saturating_sub(offset_in_window).min(data.len())];
+            fin = false;
+        }
+        if !data.is_empty() && self.user_closed {
+            // Data for a connection the user has closed: nobody will read it.
+            self.send_rst = Some(super::Rst::Abort);
+            self.enter_closed(CloseReason::Error(Error::ConnectionAborted));
+            return;
+        }
+        if self.state == State::SynReceived {
+            return;
+        }
+        if seq == self.rcv_nxt {
+            if !data.is_empty() {
+                self.deliver(now, cfg, data);
+            }
+        } else if !data.is_empty() {
+            let off = self.ooo.base + u64::from(seq.since(self.rcv_nxt));
+            self.ooo.insert(off, data);
+            self.stats.ooo_segments += 1;
+            // RFC 5681 §4.2: out-of-order data is acknowledged at once.
+            self.ack_now = true;
+        }
+        if fin {
+            let fin_off = self.ooo.base + u64::from((seq + data.len() as u32).since(self.rcv_nxt));
+            self.ooo.fin = Some(fin_off);
+        }
+        if self.ooo.fin == Some(self.ooo.base) && !self.fin_received {
+            self.on_fin(now, cfg);
+        }
+    }
+
+    /// In-order data: into the buffer, then whatever reassembly now joins.
+    fn deliver(&mut self, now: Instant, cfg: &Config, data: &[u8]) {
+        let mut n = data.len();
+        if self.read_shut {
+            // SHUT_RD: acknowledge and discard.
+        } else {
+            self.rcv_buf.extend(data);
+        }
+        self.ooo.base += n as u64;
+        let joined = self.ooo.pop_contiguous(&mut self.rcv_buf);
+        if joined > 0 {
+            // A hole was filled: ACK at once (RFC 5681 §4.2).
+            self.ack_now = true;
+            n += joined;
+        }
+        self.rcv_nxt += n as u32;
+        self.stats.bytes_received += n as u64;
+        self.pending.readable = true;
+        // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment.
+        self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(n as u32);
+        if self.unacked_rcv_bytes >= 2 * u32::from(self.rcv_mss) {
+            self.ack_now = true;
+        } else if self.timers.delack.is_none() {
+            self.timers.delack = Some(now + cfg.delayed_ack.min(Duration::from_millis(200)));
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4, eighth check: the FIN.
+    fn on_fin(&mut self, now: Instant, cfg: &Config) {
+        self.fin_received = true;
+        self.rcv_nxt += 1;
+        self.ack_now = true;
+        self.pending.readable = true;
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(State::CloseWait),
+            State::FinWait1 if self.fin_acked() => self.enter_time_wait(now, cfg),
+            State::FinWait1 => self.set_state(State::Closing),
+            State::FinWait2 => self.enter_time_wait(now, cfg),
+            State::TimeWait => self.restart_time_wait(now, cfg),
+            _ => {}
+        }
+    }
+
+    /// The user's RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.
+    pub(crate) fn recv(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Result<usize, Error> {
+        if !self.rcv_buf.is_empty() && !buf.is_empty() {
+            let n = buf.len().min(self.rcv_buf.len());
+            let (a, b) = self.rcv_buf.as_slices();
+            let from_a = n.min(a.len());
+            buf[..from_a].copy_from_slice(&a[..from_a]);
+            buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+            self.rcv_buf.drain(..n);
+            self.maybe_window_update();
+            self.after_event(now, cfg);
+            return Ok(n);
+        }
+        if self.fin_received || self.read_shut || self.close_reason == Some(CloseReason::Graceful) {
+            return Ok(0);
+        }
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        match self.state {
+            State::Closed => Err(Error::NotConnected),
+            _ => Err(Error::WouldBlock),
+        }
+    }
+
+    /// Bytes ready to read.
+    pub(crate) fn readable_bytes(&self) -> usize {
+        self.rcv_buf.len()
+    }
+
+    /// After a read opened the window enough, advertise it (RFC 9293 §3.8.6.2.2).
+    fn maybe_window_update(&mut self) {
+        if !self.state.is_synchronized() || self.fin_received {
+            return;
+        }
+        let potential = self.rcv_nxt + self.scaled_space();
+        let threshold = (self.recv_limit as u32 / 2).min(u32::from(self.rcv_mss)).max(1);
+        if potential > self.rcv_adv && potential.since(self.rcv_adv) >= threshold {
+            self.ack_now = true;
+        }
+    }
+
+    /// Free space rounded down to what the window field can express.
+    fn scaled_space(&self) -> u32 {
+        let shift = self.rcv_wscale;
+        let raw = (self.rcv_space() >> shift).min(65535);
+        raw << shift
+    }
+
+    /// The raw window field for an outgoing segment, recording the new right
+    /// edge. The window never shrinks, and grows only in steps of at least
+    /// min(buffer/2, MSS) (receiver SWS avoidance).
+    pub(super) fn window_to_advertise(&mut self, syn: bool) -> u16 {
+        if syn {
+            let w = self.rcv_space().min(65535);
+            self.rcv_adv = self.rcv_nxt + w;
+            return w as u16;
+        }
+        let mut right = self.rcv_nxt + self.scaled_space();
+        let threshold = (self.recv_limit as u32 / 2).min(u32::from(self.rcv_mss)).max(1);
+        if right > self.rcv_adv && right.since(self.rcv_adv) < threshold && self.rcv_adv > self.rcv_nxt {
+            right = self.rcv_adv;
+        }
+        if right < self.rcv_adv {
+            right = self.rcv_adv;
+        }
+        self.rcv_adv = right;
+        let raw = (right.since(self.rcv_nxt) >> self.rcv_wscale).min(65535);
+        raw as u16
+    }
+
+    /// SACK blocks to report, the most recent first (RFC 2018 §4).
+    pub(super) fn sack_blocks(&self, out: &mut [SackBlock; 4]) -> usize {
+        if !self.sack_ok || self.ooo.segs.is_empty() {
+            return 0;
+        }
+        let max = if self.ts_ok { 3 } else { 4 };
+        let mut n = 0;
+        let mut seen: [(u64, u64); 4] = [(0, 0); 4];
+        let recent = self.ooo.recent;
+        let starts = recent[..usize::from(self.ooo.n_recent)].iter().copied();
+        let others = self.ooo.segs.keys().copied();
+        for at in starts.chain(others) {
+            if n >= max {
+                break;
+            }
+            let Some(block) = self.ooo.block_containing(at) else { continue };
+            if seen[..n].contains(&block) {
+                continue;
+            }
+            seen[n] = block;
+            let to_seq = |o: u64| self.rcv_nxt + (o - self.ooo.base) as u32;
+            out[n] = SackBlock { left: to_seq(block.0).0, right: to_seq(block.1).0 };
+            n += 1;
+        }
+        n
+    }
+
+    /// PAWS (RFC 7323 §5.3): a TSval older than TS.Recent marks an old duplicate.
+    pub(super) fn paws_rejects(&self, now: Instant, val: u32) -> bool {
+        (val.wrapping_sub(self.ts_recent) as i32) < 0 && now.saturating_since(self.ts_recent_at) < PAWS_IDLE
+    }
+
+    /// RFC 7323 §4.3: TS.Recent takes the TSval of a segment covering Last.ACK.sent.
+    pub(super) fn update_ts_recent(&mut self, now: Instant, seg: &Segment<'_>) {
+        if let Some((val, _)) = seg.options.timestamps {
+            if seg.seq <= self.last_ack_sent && (val.wrapping_sub(self.ts_recent) as i32) >= 0 {
+                self.ts_recent = val;
+                self.ts_recent_at = now;
+            }
+        }
+    }
+
+    /// The timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4).
+    pub(super) fn ts_now(&self, now: Instant) -> u32 {
+        now.millis_u32().wrapping_add(self.ts_offset)
+    }
+
+    /// The user's SHUT_RD: further data is acknowledged and discarded.
+    pub(crate) fn shutdown_read(&mut self) {
+        self.read_shut = true;
+        self.rcv_buf = std::collections::VecDeque::new();
+    }
+}

@@ -1,0 +1,407 @@
+//! The send side: the send ring, segmentation, Nagle (RFC 9293 §3.7.4) and
+//! sender SWS avoidance (§3.8.6.2.1), the peer's window, processing of the
+//! ACK field (§3.10.7.4, fifth check), RTT samples (RFC 6298, RFC 7323 §4),
+//! fast retransmit and NewReno recovery (RFC 5681 §3.2, RFC 6582), and
+//! building every outgoing segment.
+
+use super::{Connection, Rst, Segment, State};
+use crate::congestion::CongestionController;
+use crate::error::Error;
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use crate::Config;
+use core::time::Duration;
+use synack_wire::{SackBlock, TcpFlags, TcpOptions, TcpRepr};
+
+/// Timestamp RTT samples above this are ignored as bogus.
+const MAX_TS_RTT_MS: u32 = 120_000;
+
+impl Connection {
+    /// The user's SEND (RFC 9293 §3.10.2): queues as much of `data` as fits.
+    pub(crate) fn send(&mut self, now: Instant, cfg: &Config, data: &[u8]) -> Result<usize, Error> {
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        if self.fin_queued {
+            return Err(Error::BrokenPipe);
+        }
+        match self.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
+            State::Closed => return Err(Error::NotConnected),
+            _ => return Err(Error::BrokenPipe),
+        }
+        let room = self.send_limit.saturating_sub(self.send_buf.len());
+        if room == 0 {
+            return Err(Error::WouldBlock);
+        }
+        let n = room.min(data.len());
+        self.send_buf.extend(&data[..n]);
+        self.after_event(now, cfg);
+        Ok(n)
+    }
+
+    /// Bytes the user may still queue.
+    pub(crate) fn send_capacity(&self) -> usize {
+        self.send_limit.saturating_sub(self.send_buf.len())
+    }
+
+    /// Bytes queued and not yet acknowledged.
+    pub(crate) fn send_queued(&self) -> usize {
+        self.send_buf.len()
+    }
+
+    /// Sequence number of our FIN (once queued).
+    pub(super) fn fin_seq(&self) -> SeqNum {
+        self.snd_buf_seq + self.send_buf.len() as u32
+    }
+
+    /// True when our FIN has been sent and acknowledged.
+    pub(super) fn fin_acked(&self) -> bool {
+        self.fin_queued && self.snd_una > self.fin_seq()
+    }
+
+    /// True when data waits to be sent for the first time.
+    pub(super) fn has_unsent(&self) -> bool {
+        let sent = self.snd_max.since(self.snd_buf_seq) as usize;
+        self.send_buf.len() > sent || (self.fin_queued && self.snd_max <= self.fin_seq())
+    }
+
+    fn flight(&self) -> u32 {
+        self.snd_max.since(self.snd_una)
+    }
+
+    /// RFC 9293 §3.10.7.4, fifth check, for the synchronized states: SND.UNA,
+    /// the send window, RTT, and congestion control.
+    pub(super) fn on_ack(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
+        let ack = seg.ack;
+        let wnd = u32::from(seg.window) << self.snd_wscale;
+        let window_changed = wnd != self.snd_wnd;
+        // Window update, guarded by SND.WL1/SND.WL2 against old segments.
+        if self.snd_una <= ack && (self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= ack)) {
+            self.snd_wnd = wnd;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = ack;
+            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+        }
+        let mss = u32::from(self.snd_mss);
+        if ack > self.snd_una {
+            let acked = ack.since(self.snd_una);
+            self.take_rtt_sample(now, cfg, seg);
+            let data_acked = (ack.since(self.snd_buf_seq) as usize).min(self.send_buf.len());
+            if data_acked > 0 {
+                self.send_buf.drain(..data_acked);
+                self.snd_buf_seq += data_acked as u32;
+                self.pending.writable = true;
+            }
+            self.snd_una = ack;
+            if self.snd_nxt < self.snd_una {
+                self.snd_nxt = self.snd_una;
+            }
+            self.stats.bytes_acked += u64::from(acked);
+            self.retries = 0;
+            self.rtt.reset_backoff();
+            if self.in_recovery {
+                if ack >= self.recover {
+                    // RFC 6582 §3.2 step 6: full acknowledgment ends recovery.
+                    self.in_recovery = false;
+                    self.dupacks = 0;
+                    self.cc.on_recovery_end(self.flight(), mss);
+                } else {
+                    // Step 5: partial acknowledgment: retransmit the next hole.
+                    self.cc.on_partial_ack(acked, mss);
+                    self.retransmit_head = true;
+                }
+            } else {
+                self.dupacks = 0;
+                self.cc.on_ack(acked, mss);
+            }
+            let rto = self.rtt.rto(cfg.max_rto);
+            // RFC 6298 §5.2, §5.3: stop or restart the timer.
+            self.timers.rtx = (self.snd_max > self.snd_una).then(|| now + rto);
+            self.unacked_since = (self.snd_max > self.snd_una).then_some(now);
+        } else if ack == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && !window_changed
+            && self.snd_max > self.snd_una
+        {
+            // A duplicate ACK (RFC 5681 §2).
+            self.dupacks += 1;
+            self.stats.dup_acks_in += 1;
+            if self.in_recovery {
+                self.cc.on_dup_ack_in_recovery(mss);
+            } else if self.dupacks == 3 && ack > self.recover {
+                // RFC 6582 §3.2 step 2: fast retransmit, enter fast recovery.
+                self.in_recovery = true;
+                self.recover = self.snd_max;
+                self.cc.on_fast_retransmit(self.flight(), mss);
+                self.retransmit_head = true;
+                self.rtt_probe = None;
+                self.stats.fast_retransmits += 1;
+            }
+        }
+        if self.snd_wnd == 0 {
+            // The peer answers our zero-window probes: it is alive.
+            self.retries = 0;
+        }
+    }
+
+    fn take_rtt_sample(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
+        if self.ts_ok {
+            // RFC 7323 §4.1: RTTM from the echoed timestamp.
+            if let Some((_, ecr)) = seg.options.timestamps {
+                let ms = self.ts_now(now).wrapping_sub(ecr);
+                if ms <= MAX_TS_RTT_MS {
+                    self.rtt.sample(Duration::from_millis(u64::from(ms)), cfg.min_rto, cfg.max_rto);
+                }
+            }
+        } else if let Some((seq, sent)) = self.rtt_probe {
+            // Karn's rule: the probe is cleared whenever we retransmit.
+            if seg.ack > seq {
+                self.rtt.sample(now.saturating_since(sent), cfg.min_rto, cfg.max_rto);
+                self.rtt_probe = None;
+            }
+        }
+    }
+
+    /// The next segment this connection wants to send, written into `buf`
+    /// (TCP header and payload). Returns its length.
+    pub(crate) fn poll_segment(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+        let n = self.next_segment(now, cfg, buf)?;
+        self.rearm_timers(now, cfg);
+        Some(n)
+    }
+
+    fn next_segment(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+        if let Some(rst) = self.send_rst.take() {
+            return match rst {
+                Rst::Abort => {
+                    let seq = self.snd_nxt;
+                    self.emit(now, cfg, buf, seq, TcpFlags::RST | TcpFlags::ACK, 0)
+                }
+                Rst::ForAck(seq) => self.emit(now, cfg, buf, seq, TcpFlags::RST, 0),
+            };
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent => {
+                if self.snd_nxt == self.iss {
+                    return self.send_syn(now, cfg, buf, TcpFlags::SYN);
+                }
+                return None;
+            }
+            State::SynReceived if self.snd_nxt == self.iss => {
+                return self.send_syn(now, cfg, buf, TcpFlags::SYN | TcpFlags::ACK);
+            }
+            State::SynReceived => {}
+            _ => {
+                if self.retransmit_head {
+                    self.retransmit_head = false;
+                    let seq = self.snd_una;
+                    if let Some(n) = self.send_data_at(now, cfg, buf, seq, usize::from(self.snd_mss)) {
+                        return Some(n);
+                    }
+                }
+                if let Some(n) = self.send_new_data(now, cfg, buf) {
+                    return Some(n);
+                }
+            }
+        }
+        if self.keepalive_probe {
+            self.keepalive_probe = false;
+            // RFC 9293 §3.8.4: a probe with SEG.SEQ = SND.NXT - 1 elicits an ACK.
+            let seq = self.snd_una - 1;
+            return self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0);
+        }
+        let delack_due = self.timers.delack.is_some_and(|t| t <= now);
+        if self.ack_now || delack_due {
+            let seq = self.snd_nxt;
+            return self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0);
+        }
+        None
+    }
+
+    fn send_syn(&mut self, now: Instant, cfg: &Config, buf: &mut [u8], flags: TcpFlags) -> Option<usize> {
+        let iss = self.iss;
+        if self.snd_max == self.iss && !self.ts_ok {
+            self.rtt_probe = Some((iss, now));
+        }
+        let n = self.emit(now, cfg, buf, iss, flags, 0)?;
+        if self.snd_max > self.iss {
+            self.stats.retransmits += 1;
+        }
+        self.snd_nxt = iss + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if self.timers.rtx.is_none() {
+            self.timers.rtx = Some(now + self.rtt.rto(cfg.max_rto));
+        }
+        Some(n)
+    }
+
+    /// New data at SND.NXT, as much as the windows, Nagle and SWS avoidance allow.
+    fn send_new_data(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+        let seq = self.snd_nxt;
+        if self.fin_queued && seq > self.fin_seq() {
+            return None;
+        }
+        let off = seq.since(self.snd_buf_seq) as usize;
+        let unsent = self.send_buf.len().saturating_sub(off);
+        let in_flight = self.snd_nxt.since(self.snd_una);
+        let mss = usize::from(self.snd_mss);
+        if self.force_probe {
+            // Zero-window probe: one byte of new data, past the window (RFC 9293 §3.8.6.1).
+            self.force_probe = false;
+            if unsent > 0 || self.fin_queued {
+                self.stats.window_probes += 1;
+                return self.send_data_at(now, cfg, buf, seq, 1);
+            }
+        }
+        if in_flight == 0 && now.saturating_since(self.last_send) > self.rtt.rto(cfg.max_rto) && seq >= self.snd_max {
+            // RFC 5681 §4.1: restart from the initial window after an idle period.
+            let iw = cfg.initial_cwnd_segments.max(1) * u32::from(self.snd_mss);
+            self.cc.on_idle_restart(iw);
+        }
+        let window = self.snd_wnd.min(self.cc.cwnd());
+        let room = window.saturating_sub(in_flight) as usize;
+        let len = unsent.min(mss).min(room);
+        let fin_rides = self.fin_queued && off + len == self.send_buf.len();
+        if len == 0 && !fin_rides {
+            return None;
+        }
+        if len > 0 && len < mss && seq >= self.snd_max && !fin_rides {
+            // Nagle: hold a runt while earlier data is unacknowledged.
+            if !self.nodelay && in_flight > 0 {
+                return None;
+            }
+            // Sender SWS avoidance: wait for a usable window unless idle.
+            if len < unsent && in_flight > 0 && (len as u32) < self.max_snd_wnd / 2 {
+                return None;
+            }
+        }
+        self.send_data_at(now, cfg, buf, seq, len)
+    }
+
+    /// A data (and possibly FIN) segment starting at `seq`, at most `max_len` bytes.
+    fn send_data_at(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        buf: &mut [u8],
+        seq: SeqNum,
+        max_len: usize,
+    ) -> Option<usize> {
+        if seq < self.snd_buf_seq {
+            return None;
+        }
+        let off = seq.since(self.snd_buf_seq) as usize;
+        if off > self.send_buf.len() {
+            return None;
+        }
+        let len = (self.send_buf.len() - off).min(max_len);
+        let fin = self.fin_queued && off + len == self.send_buf.len();
+        if len == 0 && !fin {
+            return None;
+        }
+        let mut flags = TcpFlags::ACK;
+        if len > 0 && off + len == self.send_buf.len() {
+            flags |= TcpFlags::PSH;
+        }
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        let n = self.emit(now, cfg, buf, seq, flags, len)?;
+        let end = seq + len as u32 + u32::from(fin);
+        if seq < self.snd_max {
+            self.stats.retransmits += 1;
+            if self.rtt_probe.is_some_and(|(s, _)| s >= seq) {
+                self.rtt_probe = None;
+            }
+        } else if self.rtt_probe.is_none() && !self.ts_ok {
+            self.rtt_probe = Some((seq, now));
+        }
+        if end > self.snd_nxt {
+            self.snd_nxt = end;
+        }
+        if end > self.snd_max {
+            self.snd_max = end;
+        }
+        if self.timers.rtx.is_none() {
+            self.timers.rtx = Some(now + self.rtt.rto(cfg.max_rto));
+        }
+        if self.unacked_since.is_none() {
+            self.unacked_since = Some(now);
+        }
+        Some(n)
+    }
+
+    /// Builds one segment with our options, window and ACK into `buf`;
+    /// `len` bytes of payload come from the send ring at `seq`.
+    fn emit(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        buf: &mut [u8],
+        seq: SeqNum,
+        flags: TcpFlags,
+        len: usize,
+    ) -> Option<usize> {
+        let syn = flags.syn();
+        let mut options = if syn { self.syn_options(now, cfg) } else { TcpOptions::default() };
+        if !syn && self.ts_ok {
+            options.timestamps = Some((self.ts_now(now), self.ts_recent));
+        }
+        if flags.ack() && !syn && !flags.rst() {
+            let mut blocks = [SackBlock::default(); 4];
+            let n = self.sack_blocks(&mut blocks);
+            options.set_sack_blocks(&blocks[..n]);
+        }
+        let window = if flags.rst() && !flags.ack() { 0 } else { self.window_to_advertise(syn) };
+        let repr = TcpRepr {
+            src_port: self.tuple.local.port(),
+            dst_port: self.tuple.remote.port(),
+            seq: seq.0,
+            ack: if flags.ack() { self.rcv_nxt.0 } else { 0 },
+            flags,
+            window,
+            urgent: 0,
+            options,
+        };
+        let hlen = repr.header_len();
+        if buf.len() < hlen + len {
+            return None;
+        }
+        if len > 0 {
+            let off = seq.since(self.snd_buf_seq) as usize;
+            let (a, b) = self.send_buf.as_slices();
+            let dst = &mut buf[hlen..hlen + len];
+            if off < a.len() {
+                let from_a = (a.len() - off).min(len);
+                dst[..from_a].copy_from_slice(&a[off..off + from_a]);
+                dst[from_a..].copy_from_slice(&b[..len - from_a]);
+            } else {
+                let boff = off - a.len();
+                dst.copy_from_slice(&b[boff..boff + len]);
+            }
+        }
+        let n = repr.emit_in_place(buf, len, self.tuple.local.ip(), self.tuple.remote.ip()).ok()?;
+        if flags.ack() {
+            self.ack_now = false;
+            self.unacked_rcv_bytes = 0;
+            self.timers.delack = None;
+            self.last_ack_sent = self.rcv_nxt;
+        }
+        if flags.rst() {
+            self.stats.resets_out += 1;
+        }
+        self.stats.segs_out += 1;
+        self.stats.bytes_sent += len as u64;
+        self.last_send = now;
+        Some(n)
+    }
+
+    /// Disables or enables Nagle's algorithm (TCP_NODELAY).
+    pub(crate) fn set_nodelay(&mut self, nodelay: bool) {
+        self.nodelay = nodelay;
+    }
+}

@@ -1,0 +1,132 @@
+//! Counters per connection and the info snapshot (the `tcpi_*` of DRILL.md).
+
+use super::{Connection, State};
+use core::time::Duration;
+
+/// Counters kept by every connection.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Stats {
+    pub segs_in: u64,
+    pub segs_out: u64,
+    pub bytes_sent: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub retransmits: u64,
+    pub fast_retransmits: u64,
+    pub timeouts: u64,
+    pub dup_acks_in: u64,
+    pub ooo_segments: u64,
+    pub window_probes: u64,
+    pub challenge_acks: u64,
+    pub resets_in: u64,
+    pub resets_out: u64,
+    pub paws_drops: u64,
+}
+
+/// A snapshot of a connection's state and counters.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionInfo {
+    /// Current state.
+    pub state: State,
+    /// MSS we send with.
+    pub snd_mss: u16,
+    /// MSS we advertised.
+    pub rcv_mss: u16,
+    /// Peer's window scale shift.
+    pub snd_wscale: u8,
+    /// Our window scale shift.
+    pub rcv_wscale: u8,
+    /// Timestamps negotiated.
+    pub timestamps: bool,
+    /// SACK negotiated.
+    pub sack: bool,
+    /// Congestion window in bytes.
+    pub cwnd: u32,
+    /// Slow-start threshold in bytes.
+    pub ssthresh: u32,
+    /// Smoothed RTT, once measured.
+    pub srtt: Option<Duration>,
+    /// RTT variance.
+    pub rttvar: Duration,
+    /// Smallest RTT seen.
+    pub min_rtt: Option<Duration>,
+    /// Current RTO.
+    pub rto: Duration,
+    /// Times the RTO has been backed off.
+    pub backoff: u32,
+    /// Bytes sent and not yet acknowledged.
+    pub unacked: u32,
+    /// Bytes queued but never sent.
+    pub notsent_bytes: usize,
+    /// Peer's window in bytes.
+    pub snd_wnd: u32,
+    /// Segments received.
+    pub segs_in: u64,
+    /// Segments sent.
+    pub segs_out: u64,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_sent: u64,
+    /// Bytes acknowledged by the peer.
+    pub bytes_acked: u64,
+    /// Bytes received in order.
+    pub bytes_received: u64,
+    /// Segments retransmitted (SYN, data, FIN).
+    pub total_retrans: u64,
+    /// Fast retransmits.
+    pub fast_retransmits: u64,
+    /// Retransmission timeouts.
+    pub timeouts: u64,
+    /// Out-of-order segments received.
+    pub ooo_segments: u64,
+    /// Zero-window probes sent.
+    pub window_probes: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Resets received.
+    pub resets_in: u64,
+    /// Resets sent.
+    pub resets_out: u64,
+    /// Segments dropped by PAWS.
+    pub paws_drops: u64,
+}
+
+impl Connection {
+    /// A snapshot of this connection's state and counters.
+    pub fn info(&self, max_rto: Duration) -> ConnectionInfo {
+        use crate::congestion::CongestionController;
+        let s = &self.stats;
+        ConnectionInfo {
+            state: self.state,
+            snd_mss: self.snd_mss,
+            rcv_mss: self.rcv_mss,
+            snd_wscale: self.snd_wscale,
+            rcv_wscale: self.rcv_wscale,
+            timestamps: self.ts_ok,
+            sack: self.sack_ok,
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+            srtt: self.rtt.srtt(),
+            rttvar: self.rtt.rttvar(),
+            min_rtt: self.rtt.min_rtt(),
+            rto: self.rtt.rto(max_rto),
+            backoff: self.rtt.backoff(),
+            unacked: self.snd_max.since(self.snd_una),
+            notsent_bytes: self.send_buf.len().saturating_sub(self.snd_max.since(self.snd_buf_seq) as usize),
+            snd_wnd: self.snd_wnd,
+            segs_in: s.segs_in,
+            segs_out: s.segs_out,
+            bytes_sent: s.bytes_sent,
+            bytes_acked: s.bytes_acked,
+            bytes_received: s.bytes_received,
+            total_retrans: s.retransmits,
+            fast_retransmits: s.fast_retransmits,
+            timeouts: s.timeouts,
+            ooo_segments: s.ooo_segments,
+            window_probes: s.window_probes,
+            challenge_acks: s.challenge_acks,
+            resets_in: s.resets_in,
+            resets_out: s.resets_out,
+            paws_drops: s.paws_drops,
+        }
+    }
+}

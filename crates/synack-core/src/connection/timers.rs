@@ -1,0 +1,149 @@
+//! Per-connection timers: retransmission (RFC 6298) doubling as the persist
+//! timer for zero windows (RFC 9293 §3.8.6.1), delayed ACK, keepalive
+//! (§3.8.4), TIME-WAIT and FIN-WAIT-2, and the user timeout (§3.8.3).
+//! The endpoint sees only the earliest deadline.
+
+use super::{Connection, State};
+use crate::congestion::CongestionController;
+use crate::error::{CloseReason, Error};
+use crate::time::Instant;
+use crate::Config;
+
+/// The deadlines of one connection.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Timers {
+    /// Retransmission, or persist when the peer's window is zero.
+    pub rtx: Option<Instant>,
+    /// Delayed ACK.
+    pub delack: Option<Instant>,
+    /// Next keepalive probe.
+    pub keepalive: Option<Instant>,
+    /// End of TIME-WAIT, or of an orphan's FIN-WAIT-2.
+    pub close: Option<Instant>,
+}
+
+impl Connection {
+    /// The earliest deadline, if any.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let t = &self.timers;
+        let user = match (self.user_timeout, self.unacked_since) {
+            (Some(ut), Some(since)) if self.state != State::TimeWait => Some(since + ut),
+            _ => None,
+        };
+        [t.rtx, t.delack, t.keepalive, t.close, user].into_iter().flatten().min()
+    }
+
+    /// Re-arms the timers after an event.
+    pub(super) fn rearm_timers(&mut self, now: Instant, cfg: &Config) {
+        if matches!(self.state, State::Closed | State::TimeWait) {
+            return;
+        }
+        let outstanding = self.snd_max > self.snd_una;
+        let zero_window = self.state.is_synchronized() && self.snd_wnd == 0 && self.has_unsent();
+        if outstanding || zero_window {
+            if self.timers.rtx.is_none() {
+                self.timers.rtx = Some(now + self.rtt.rto(cfg.max_rto));
+            }
+        } else {
+            self.timers.rtx = None;
+        }
+        self.timers.keepalive = if self.keepalive && matches!(self.state, State::Established | State::CloseWait) {
+            Some(self.last_recv + cfg.keepalive_idle + cfg.keepalive_interval * self.keepalive_probes)
+        } else {
+            None
+        };
+    }
+
+    /// Handles every deadline that is due (RFC 9293 §3.10.8).
+    pub(crate) fn on_timeout(&mut self, now: Instant, cfg: &Config) {
+        if self.timers.close.is_some_and(|t| t <= now) {
+            self.timers.close = None;
+            // TIME-WAIT timeout: delete the TCB. An orphan in FIN-WAIT-2 goes too.
+            self.enter_closed(CloseReason::Graceful);
+            return;
+        }
+        if let (Some(ut), Some(since)) = (self.user_timeout, self.unacked_since) {
+            if since + ut <= now && self.state != State::TimeWait {
+                self.enter_closed(CloseReason::Error(Error::TimedOut));
+                return;
+            }
+        }
+        if self.timers.rtx.is_some_and(|t| t <= now) {
+            self.timers.rtx = None;
+            self.on_rto(now, cfg);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        if self.timers.delack.is_some_and(|t| t <= now) {
+            self.timers.delack = None;
+            self.ack_now = true;
+        }
+        if self.timers.keepalive.is_some_and(|t| t <= now) {
+            if self.keepalive_probes >= cfg.keepalive_count {
+                self.enter_closed(CloseReason::Error(Error::TimedOut));
+                return;
+            }
+            self.keepalive_probes += 1;
+            self.keepalive_probe = true;
+        }
+        self.after_event(now, cfg);
+    }
+
+    /// RETRANSMISSION TIMEOUT (RFC 9293 §3.10.8, RFC 6298 §5.4-5.7).
+    fn on_rto(&mut self, now: Instant, cfg: &Config) {
+        let mss = u32::from(self.snd_mss);
+        self.rtt_probe = None;
+        match self.state {
+            State::SynSent | State::SynReceived => {
+                let limit = if self.state == State::SynSent { cfg.syn_retries } else { cfg.synack_retries };
+                if self.retries >= limit {
+                    self.enter_closed(CloseReason::Error(self.timeout_error()));
+                    return;
+                }
+                self.snd_nxt = self.iss;
+            }
+            _ => {
+                if self.retries >= cfg.retries2 {
+                    self.enter_closed(CloseReason::Error(self.timeout_error()));
+                    return;
+                }
+                if self.snd_wnd == 0 && self.snd_max.since(self.snd_una) <= 1 {
+                    // Persist: probe the closed window.
+                    self.force_probe = true;
+                } else {
+                    self.cc.on_rto(self.snd_max.since(self.snd_una), mss);
+                    self.stats.timeouts += 1;
+                    self.recover = self.snd_max;
+                    self.in_recovery = false;
+                    self.dupacks = 0;
+                    self.force_probe = self.snd_wnd == 0;
+                }
+                // Go back: resend from SND.UNA.
+                self.snd_nxt = self.snd_una;
+            }
+        }
+        self.retries += 1;
+        self.rtt.back_off();
+        self.timers.rtx = Some(now + self.rtt.rto(cfg.max_rto));
+    }
+
+    /// The error a timeout reports: a soft ICMP error seen meanwhile, else TimedOut
+    /// (RFC 1122 §4.2.3.9).
+    fn timeout_error(&self) -> Error {
+        self.soft_error.unwrap_or(Error::TimedOut)
+    }
+
+    /// Turns keepalive on or off (SO_KEEPALIVE).
+    pub(crate) fn set_keepalive(&mut self, now: Instant, cfg: &Config, on: bool) {
+        self.keepalive = on;
+        self.keepalive_probes = 0;
+        self.after_event(now, cfg);
+    }
+
+    /// Sets the user timeout (RFC 9293 §3.8.3); `None` turns it off.
+    pub(crate) fn set_user_timeout(&mut self, now: Instant, cfg: &Config, timeout: Option<core::time::Duration>) {
+        self.user_timeout = timeout;
+        self.after_event(now, cfg);
+    }
+}

@@ -1,0 +1,203 @@
+//! Packets in: parse, verify, demultiplex to a connection or listener, and
+//! answer segments for no connection with RST (RFC 9293 §3.10.7.1 and §3.10.7.2).
+
+use super::{Endpoint, PendingRst, MAX_PENDING_RSTS};
+use crate::connection::{Connection, IcmpError, Segment};
+use crate::event::Direction;
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use crate::{FourTuple, State};
+use core::net::{IpAddr, SocketAddr};
+use synack_wire::{IcmpKind, IcmpMessage, IpPacket, QuotedTcp, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+
+impl Endpoint {
+    /// Processes one IP datagram that arrived. Anything malformed, with a bad
+    /// checksum, or not for TCP is counted and dropped; nothing panics.
+    pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
+        self.stats.packets_in += 1;
+        if let Some(t) = self.tracer.as_mut() {
+            t.packet(now, Direction::In, bytes);
+        }
+        let Ok(ip) = IpPacket::parse(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if ip.is_fragment() {
+            self.stats.unsupported += 1;
+            return;
+        }
+        match (ip.protocol(), ip.src(), ip.dst()) {
+            (synack_wire::PROTO_TCP, src, dst) => self.handle_tcp(now, src, dst, ip.payload()),
+            (synack_wire::PROTO_ICMP, IpAddr::V4(_), _) => match IcmpMessage::parse_v4(ip.payload()) {
+                Ok(msg) => self.handle_icmp(now, msg, false),
+                Err(_) => self.stats.malformed += 1,
+            },
+            (synack_wire::PROTO_ICMPV6, IpAddr::V6(s), IpAddr::V6(d)) => {
+                match IcmpMessage::parse_v6(ip.payload(), s, d) {
+                    Ok(msg) => self.handle_icmp(now, msg, true),
+                    Err(_) => self.stats.malformed += 1,
+                }
+            }
+            _ => self.stats.unsupported += 1,
+        }
+    }
+
+    fn handle_tcp(&mut self, now: Instant, src: IpAddr, dst: IpAddr, bytes: &[u8]) {
+        let Ok(tcp) = TcpPacket::parse(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if !tcp.verify_checksum(src, dst) {
+            self.stats.bad_checksum += 1;
+            return;
+        }
+        let tuple =
+            FourTuple { local: SocketAddr::new(dst, tcp.dst_port()), remote: SocketAddr::new(src, tcp.src_port()) };
+        let seg = Segment {
+            seq: SeqNum(tcp.seq()),
+            ack: SeqNum(tcp.ack()),
+            flags: tcp.flags(),
+            window: tcp.window(),
+            options: *tcp.options(),
+            payload: tcp.payload(),
+        };
+        if let Some(&idx) = self.table.get(&tuple) {
+            if self.reuse_time_wait(idx, &seg) {
+                self.drop_connection(idx);
+            } else {
+                self.with_conn(now, idx, |c, cfg| c.on_segment(now, cfg, &seg));
+                return;
+            }
+        }
+        self.no_connection(now, tuple, &seg);
+    }
+
+    /// RFC 9293 §3.6.1 / RFC 6191: a new SYN may reopen a connection in
+    /// TIME-WAIT when its sequence number (or timestamp) is beyond the old one.
+    fn reuse_time_wait(&self, idx: u32, seg: &Segment<'_>) -> bool {
+        let Some(e) = self.slots[idx as usize].entry.as_ref() else { return false };
+        e.conn.state() == State::TimeWait
+            && seg.flags.syn()
+            && !seg.flags.ack()
+            && !seg.flags.rst()
+            && e.conn.accepts_new_syn(seg)
+    }
+
+    /// Removes a connection at once (a TIME-WAIT giving way to a new SYN).
+    fn drop_connection(&mut self, idx: u32) {
+        let tuple = self.slots[idx as usize].entry.as_ref().expect("live").conn.tuple();
+        self.table.remove(&tuple);
+        let e = self.slots[idx as usize].entry.as_mut().expect("live");
+        // Detach: the slot lingers only if the user still holds its handle.
+        e.conn.detach();
+        self.maybe_free(idx);
+    }
+
+    /// A segment for no connection: a listener (§3.10.7.2) or CLOSED (§3.10.7.1).
+    fn no_connection(&mut self, now: Instant, tuple: FourTuple, seg: &Segment<'_>) {
+        let flags = seg.flags;
+        if flags.rst() {
+            return; // An incoming RST is discarded.
+        }
+        let listener = self
+            .listener_by_addr
+            .get(&tuple.local)
+            .or_else(|| self.listener_by_addr.get(&SocketAddr::new(unspecified(tuple.local.ip()), tuple.local.port())))
+            .copied();
+        if let Some(li) = listener {
+            if flags.ack() {
+                self.queue_rst(tuple, seg);
+            } else if flags.syn() {
+                self.passive_open(now, tuple, seg, li);
+            }
+            return;
+        }
+        self.queue_rst(tuple, seg);
+    }
+
+    /// RFC 9293 §3.10.7.2, third check: a SYN at a listener makes a
+    /// connection in SYN-RECEIVED, if the queues have room.
+    fn passive_open(&mut self, now: Instant, tuple: FourTuple, seg: &Segment<'_>, li: u32) {
+        if is_broadcast_or_multicast(tuple.remote.ip()) || is_broadcast_or_multicast(tuple.local.ip()) {
+            return;
+        }
+        let Some((_, Some(l))) = self.listeners.get_mut(li as usize) else { return };
+        if l.syn_queue + l.accept_queue.len() >= l.backlog || self.live >= self.cfg.max_connections {
+            self.stats.syns_dropped += 1;
+            return;
+        }
+        l.syn_queue += 1;
+        let iss = SeqNum(self.isn_key.isn(now, &tuple));
+        let conn = Connection::new_passive(now, &self.cfg, tuple, iss, self.isn_key.ts_offset(&tuple), li, seg);
+        let idx = self.insert(conn, false);
+        self.after(now, idx);
+    }
+
+    /// Queues the RST of RFC 9293 §3.10.7.1 (bounded; excess is dropped).
+    fn queue_rst(&mut self, tuple: FourTuple, seg: &Segment<'_>) {
+        if self.rsts.len() >= MAX_PENDING_RSTS {
+            return;
+        }
+        let (seq, ack, flags) = if seg.flags.ack() {
+            (seg.ack.0, 0, TcpFlags::RST)
+        } else {
+            (0, (seg.seq + seg.len()).0, TcpFlags::RST | TcpFlags::ACK)
+        };
+        let repr = TcpRepr {
+            src_port: tuple.local.port(),
+            dst_port: tuple.remote.port(),
+            seq,
+            ack,
+            flags,
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        self.rsts.push_back(PendingRst { tuple, repr });
+        self.stats.resets_for_closed += 1;
+    }
+
+    /// An ICMP error: find the connection from the quoted header and let it
+    /// validate the quoted sequence number (RFC 5927 §4.1).
+    fn handle_icmp(&mut self, now: Instant, msg: IcmpMessage<'_>, v6: bool) {
+        let err = match msg.kind {
+            IcmpKind::PacketTooBig { mtu } => IcmpError::PacketTooBig(mtu),
+            // v4: 2 protocol, 3 port unreachable; v6: 4 port unreachable.
+            IcmpKind::DestUnreachable { code } => {
+                IcmpError::Unreachable { hard: if v6 { code == 4 } else { matches!(code, 2 | 3) } }
+            }
+            IcmpKind::TimeExceeded { .. } => IcmpError::Soft,
+            _ => return,
+        };
+        let Ok(Some(q)) = QuotedTcp::parse(msg.body) else {
+            self.stats.icmp_ignored += 1;
+            return;
+        };
+        let tuple = FourTuple { local: SocketAddr::new(q.src, q.src_port), remote: SocketAddr::new(q.dst, q.dst_port) };
+        let Some(&idx) = self.table.get(&tuple) else {
+            self.stats.icmp_ignored += 1;
+            return;
+        };
+        if self.with_conn(now, idx, |c, cfg| c.on_icmp(now, cfg, SeqNum(q.seq), err)) {
+            self.stats.icmp_accepted += 1;
+        } else {
+            self.stats.icmp_ignored += 1;
+        }
+    }
+}
+
+fn unspecified(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// RFC 9293 §3.10.7.2 / RFC 1122 §4.2.3.10: no connections to or from
+/// broadcast and multicast addresses.
+fn is_broadcast_or_multicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_broadcast() || a.is_multicast(),
+        IpAddr::V6(a) => a.is_multicast(),
+    }
+}

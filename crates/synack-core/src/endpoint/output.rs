@@ -1,0 +1,84 @@
+//! Packets out: resets for closed ports first, then each connection that
+//! has something to send, one IP datagram per call.
+
+use super::Endpoint;
+use crate::event::Direction;
+use crate::time::Instant;
+use crate::FourTuple;
+use synack_wire::{IpRepr, PROTO_TCP};
+
+/// IP header length for a tuple's family (no options, no extension headers).
+fn ip_header_len(tuple: &FourTuple) -> usize {
+    if tuple.local.is_ipv4() {
+        20
+    } else {
+        40
+    }
+}
+
+impl Endpoint {
+    /// Writes the next IP datagram to send into `buf` and returns its length,
+    /// or `None` when nothing is waiting. Call until `None` after every
+    /// `handle_packet`, `handle_timeout` and user call. `buf` should hold the
+    /// configured MTU.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        while let Some(rst) = self.rsts.pop_front() {
+            let hl = ip_header_len(&rst.tuple);
+            let (src, dst) = (rst.tuple.local.ip(), rst.tuple.remote.ip());
+            let body = buf.get_mut(hl..)?;
+            if let Ok(n) = rst.repr.emit(body, &[], src, dst) {
+                if let Some(len) = self.finish_datagram(now, buf, &rst.tuple, n) {
+                    return Some(len);
+                }
+            }
+        }
+        while let Some(&idx) = self.ready.front() {
+            let cfg = &self.cfg;
+            let Some(e) = self.slots[idx as usize].entry.as_mut() else {
+                self.ready.pop_front();
+                continue;
+            };
+            let tuple = e.conn.tuple();
+            let hl = ip_header_len(&tuple);
+            let mtu = usize::from(cfg.mtu).min(buf.len());
+            let sent = match buf.get_mut(hl..mtu) {
+                Some(body) => e.conn.poll_segment(now, cfg, body),
+                None => None,
+            };
+            match sent {
+                Some(n) => {
+                    self.settle(now, idx);
+                    if let Some(len) = self.finish_datagram(now, buf, &tuple, n) {
+                        return Some(len);
+                    }
+                }
+                None => {
+                    self.ready.pop_front();
+                    e.queued = false;
+                    self.settle(now, idx);
+                    self.maybe_free(idx);
+                }
+            }
+        }
+        None
+    }
+
+    /// Writes the IP header in front of a TCP segment of `tcp_len` bytes at
+    /// `buf[header..]`, traces it, and returns the datagram's length.
+    fn finish_datagram(&mut self, now: Instant, buf: &mut [u8], tuple: &FourTuple, tcp_len: usize) -> Option<usize> {
+        let ip = IpRepr {
+            src: tuple.local.ip(),
+            dst: tuple.remote.ip(),
+            protocol: PROTO_TCP,
+            payload_len: tcp_len,
+            hop_limit: self.cfg.hop_limit,
+        };
+        let hl = ip.emit(buf).ok()?;
+        let len = hl + tcp_len;
+        self.stats.packets_out += 1;
+        if let Some(t) = self.tracer.as_mut() {
+            t.packet(now, Direction::Out, &buf[..len]);
+        }
+        Some(len)
+    }
+}

@@ -1,0 +1,245 @@
+//! A two-endpoint harness for core tests: endpoints A (client, 10.0.0.1) and
+//! B (server, 10.0.0.2:80) joined by a link with a fixed one-way delay, in
+//! virtual time. Tests can hold a side's output to inspect, drop, or reorder
+//! it, and inject hand-made segments.
+#![allow(dead_code)]
+
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::time::Duration;
+use synack_core::{Config, ConnHandle, Endpoint, Event, Instant, ListenerHandle, State};
+use synack_wire::{IpPacket, IpRepr, TcpFlags, TcpOptions, TcpPacket, TcpRepr, PROTO_TCP};
+
+pub const A_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+pub const B_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+pub const B_ADDR: SocketAddr = SocketAddr::new(B_IP, 80);
+pub const A_ADDR: SocketAddr = SocketAddr::new(A_IP, 40000);
+
+/// Which endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+/// A segment as seen on the wire, decoded.
+#[derive(Debug, Clone)]
+pub struct Seg {
+    pub from: Side,
+    pub at: Instant,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub options: TcpOptions,
+    pub len: usize,
+    pub bytes: Vec<u8>,
+}
+
+impl Seg {
+    pub fn decode(from: Side, at: Instant, bytes: &[u8]) -> Option<Seg> {
+        let ip = IpPacket::parse(bytes).ok()?;
+        let tcp = TcpPacket::parse(ip.payload()).ok()?;
+        Some(Seg {
+            from,
+            at,
+            seq: tcp.seq(),
+            ack: tcp.ack(),
+            flags: tcp.flags(),
+            window: tcp.window(),
+            options: *tcp.options(),
+            len: tcp.payload().len(),
+            bytes: bytes.to_vec(),
+        })
+    }
+}
+
+pub struct Pair {
+    pub a: Endpoint,
+    pub b: Endpoint,
+    pub now: Instant,
+    pub delay: Duration,
+    /// Packets on the link: (arrival time, destination, bytes).
+    link: Vec<(Instant, Side, Vec<u8>)>,
+    /// Every segment either side sent, in order.
+    pub log: Vec<Seg>,
+    /// When set, that side's output is kept in `held` instead of sent.
+    pub hold_a: bool,
+    pub hold_b: bool,
+    pub held: Vec<Seg>,
+    pub events_a: Vec<Event>,
+    pub events_b: Vec<Event>,
+    pub listener: Option<ListenerHandle>,
+}
+
+impl Pair {
+    pub fn new() -> Self {
+        Self::with_configs(Config::default(), Config::default())
+    }
+
+    pub fn with_configs(a: Config, b: Config) -> Self {
+        Pair {
+            a: Endpoint::new(a, 0xA),
+            b: Endpoint::new(b, 0xB),
+            now: Instant::from_micros(1_000_000),
+            delay: Duration::from_millis(10),
+            link: Vec::new(),
+            log: Vec::new(),
+            hold_a: false,
+            hold_b: false,
+            held: Vec::new(),
+            events_a: Vec::new(),
+            events_b: Vec::new(),
+            listener: None,
+        }
+    }
+
+    pub fn ep(&mut self, side: Side) -> &mut Endpoint {
+        match side {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+
+    /// Moves every packet each side wants to send onto the link (or into `held`).
+    pub fn flush(&mut self) {
+        let mut buf = vec![0u8; 65536];
+        for side in [Side::A, Side::B] {
+            loop {
+                let now = self.now;
+                let Some(n) = self.ep(side).poll_transmit(now, &mut buf) else { break };
+                let seg = Seg::decode(side, now, &buf[..n]).expect("we emit valid TCP");
+                self.log.push(seg.clone());
+                let hold = if side == Side::A { self.hold_a } else { self.hold_b };
+                if hold {
+                    self.held.push(seg);
+                } else {
+                    let to = if side == Side::A { Side::B } else { Side::A };
+                    self.link.push((now + self.delay, to, buf[..n].to_vec()));
+                }
+            }
+        }
+        while let Some(e) = self.a.poll_event() {
+            self.events_a.push(e);
+        }
+        while let Some(e) = self.b.poll_event() {
+            self.events_b.push(e);
+        }
+    }
+
+    /// Hands bytes to a side now.
+    pub fn deliver(&mut self, to: Side, bytes: &[u8]) {
+        let now = self.now;
+        self.ep(to).handle_packet(now, bytes);
+        self.flush();
+    }
+
+    /// Advances to the next event (a packet arrival or a timer) no later than
+    /// `limit`. Returns false when there is none.
+    pub fn step(&mut self, limit: Instant) -> bool {
+        self.flush();
+        let next_pkt = self.link.iter().map(|p| p.0).min();
+        let next = [next_pkt, self.a.poll_timeout(), self.b.poll_timeout()].into_iter().flatten().min();
+        let Some(t) = next.filter(|&t| t <= limit) else { return false };
+        self.now = self.now.max(t);
+        if next_pkt == Some(t) {
+            let i = self.link.iter().position(|p| p.0 == t).expect("present");
+            let (_, to, bytes) = self.link.remove(i);
+            self.deliver(to, &bytes);
+        } else {
+            let now = self.now;
+            self.a.handle_timeout(now);
+            self.b.handle_timeout(now);
+            self.flush();
+        }
+        true
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.step(end) {}
+        self.now = end;
+        self.flush();
+    }
+
+    /// Runs until the link is empty and no timer is due within `d`.
+    pub fn settle(&mut self) {
+        self.run_for(Duration::from_millis(500));
+    }
+
+    /// B listens on port 80.
+    pub fn listen(&mut self) -> ListenerHandle {
+        let l = self.b.listen(B_ADDR, 128).expect("listen");
+        self.listener = Some(l);
+        l
+    }
+
+    /// A connects to B; returns A's handle.
+    pub fn connect(&mut self) -> ConnHandle {
+        let now = self.now;
+        let h = self.a.connect(now, A_ADDR, B_ADDR).expect("connect");
+        self.flush();
+        h
+    }
+
+    /// A full handshake: returns (client, server) handles, both ESTABLISHED.
+    pub fn established() -> (Pair, ConnHandle, ConnHandle) {
+        Self::established_with(Config::default(), Config::default())
+    }
+
+    pub fn established_with(a: Config, b: Config) -> (Pair, ConnHandle, ConnHandle) {
+        let mut p = Pair::with_configs(a, b);
+        let l = p.listen();
+        let c = p.connect();
+        p.run_for(Duration::from_millis(100));
+        let s = p.b.accept(l).expect("accepted");
+        assert_eq!(p.a.state(c).unwrap(), State::Established);
+        assert_eq!(p.b.state(s).unwrap(), State::Established);
+        (p, c, s)
+    }
+
+    /// Segments sent by `side` since log index `from`.
+    pub fn sent_by(&self, side: Side, from: usize) -> Vec<Seg> {
+        self.log[from..].iter().filter(|s| s.from == side).cloned().collect()
+    }
+
+    /// Builds an IPv4+TCP packet from `from` (A or B address) to the other side.
+    pub fn craft(&self, from: Side, seq: u32, ack: u32, flags: TcpFlags, window: u16, payload: &[u8]) -> Vec<u8> {
+        craft_with(from, seq, ack, flags, window, TcpOptions::default(), payload)
+    }
+
+    /// Reads everything available on `h` of `side`.
+    pub fn read_all(&mut self, side: Side, h: ConnHandle) -> Vec<u8> {
+        let now = self.now;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = self.ep(side).recv(now, h, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        self.flush();
+        out
+    }
+}
+
+/// Builds an IPv4+TCP packet between A_ADDR and B_ADDR with options.
+pub fn craft_with(
+    from: Side,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
+    options: TcpOptions,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (src, dst) = if from == Side::A { (A_ADDR, B_ADDR) } else { (B_ADDR, A_ADDR) };
+    let tcp = TcpRepr { src_port: src.port(), dst_port: dst.port(), seq, ack, flags, window, urgent: 0, options };
+    let tcp_len = tcp.header_len() + payload.len();
+    let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit: 64 };
+    let mut buf = vec![0u8; 20 + tcp_len];
+    let hl = ip.emit(&mut buf).unwrap();
+    tcp.emit(&mut buf[hl..], payload, src.ip(), dst.ip()).unwrap();
+    buf
+}
