@@ -14,11 +14,9 @@ impl Connection {
             return Err(e);
         }
         match self.state {
-            State::SynSent => {
-                // No SYN-ACK yet: delete the TCB (§3.10.4, SYN-SENT).
-                self.enter_closed(CloseReason::Error(Error::ConnectionAborted));
-            }
-            State::SynReceived => self.fin_queued = true,
+            // Queued for processing after entering ESTABLISHED (§3.10.4,
+            // SYN-RECEIVED; the same for a half-close in SYN-SENT).
+            State::SynSent | State::SynReceived => self.fin_queued = true,
             State::Established => {
                 self.fin_queued = true;
                 self.set_state(State::FinWait1);
@@ -39,6 +37,12 @@ impl Connection {
     pub(crate) fn close(&mut self, now: Instant, cfg: &Config) {
         self.user_closed = true;
         if self.state == State::Closed {
+            return;
+        }
+        if self.state == State::SynSent {
+            // §3.10.4, SYN-SENT: delete the TCB.
+            self.enter_closed(CloseReason::Error(Error::ConnectionAborted));
+            self.after_event(now, cfg);
             return;
         }
         if !self.rcv_buf.is_empty() {

@@ -164,5 +164,9 @@ impl Connection {
             Origin::Passive(_) => self.pending.established_passive = true,
         }
         self.pending.writable = true;
+        if self.fin_queued {
+            // A CLOSE queued during the handshake takes effect now (§3.10.4).
+            self.set_state(State::FinWait1);
+        }
     }
 }

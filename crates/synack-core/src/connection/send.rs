@@ -177,7 +177,8 @@ impl Connection {
         if let Some(rst) = self.send_rst.take() {
             return match rst {
                 Rst::Abort => {
-                    let seq = self.snd_nxt;
+                    // The highest sequence number sent: what the peer most likely expects.
+                    let seq = self.snd_max;
                     self.emit(now, cfg, buf, seq, TcpFlags::RST | TcpFlags::ACK, 0)
                 }
                 Rst::ForAck(seq) => self.emit(now, cfg, buf, seq, TcpFlags::RST, 0),
@@ -216,7 +217,9 @@ impl Connection {
         }
         let delack_due = self.timers.delack.is_some_and(|t| t <= now);
         if self.ack_now || delack_due {
-            let seq = self.snd_nxt;
+            // SND.MAX, not SND.NXT: after a go-back the peer may already hold
+            // data past SND.NXT and would find a lower number unacceptable.
+            let seq = self.snd_max;
             return self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0);
         }
         None
@@ -298,6 +301,9 @@ impl Connection {
         if off > self.send_buf.len() {
             return None;
         }
+        // SACK blocks make the header longer: the payload shrinks to fit.
+        let header = synack_wire::tcp::HEADER_LEN + self.segment_options(now, cfg, TcpFlags::ACK).len();
+        let max_len = max_len.min(buf.len().saturating_sub(header));
         let len = (self.send_buf.len() - off).min(max_len);
         let fin = self.fin_queued && off + len == self.send_buf.len();
         if len == 0 && !fin {
@@ -347,15 +353,7 @@ impl Connection {
         len: usize,
     ) -> Option<usize> {
         let syn = flags.syn();
-        let mut options = if syn { self.syn_options(now, cfg) } else { TcpOptions::default() };
-        if !syn && self.ts_ok {
-            options.timestamps = Some((self.ts_now(now), self.ts_recent));
-        }
-        if flags.ack() && !syn && !flags.rst() {
-            let mut blocks = [SackBlock::default(); 4];
-            let n = self.sack_blocks(&mut blocks);
-            options.set_sack_blocks(&blocks[..n]);
-        }
+        let options = self.segment_options(now, cfg, flags);
         let window = if flags.rst() && !flags.ack() { 0 } else { self.window_to_advertise(syn) };
         let repr = TcpRepr {
             src_port: self.tuple.local.port(),
@@ -398,6 +396,22 @@ impl Connection {
         self.stats.bytes_sent += len as u64;
         self.last_send = now;
         Some(n)
+    }
+
+    /// The options of a segment with `flags`: the SYN options, or timestamps
+    /// and SACK blocks.
+    fn segment_options(&self, now: Instant, cfg: &Config, flags: TcpFlags) -> TcpOptions {
+        let syn = flags.syn();
+        let mut options = if syn { self.syn_options(now, cfg) } else { TcpOptions::default() };
+        if !syn && self.ts_ok {
+            options.timestamps = Some((self.ts_now(now), self.ts_recent));
+        }
+        if flags.ack() && !syn && !flags.rst() {
+            let mut blocks = [SackBlock::default(); 4];
+            let n = self.sack_blocks(&mut blocks);
+            options.set_sack_blocks(&blocks[..n]);
+        }
+        options
     }
 
     /// Disables or enables Nagle's algorithm (TCP_NODELAY).

@@ -1,0 +1,113 @@
+//! End-to-end transfers under every fault profile, across many seeds: each
+//! run sends random data of a random size (log-uniform, up to 3 MB) in both
+//! directions with half-closes, and checks the bytes (SHA-256), the final
+//! states, and a bound on simulated time.
+//!
+//! `SYNACK_SIM_SEEDS=N` changes the number of seeds per profile (default 1000).
+
+use core::net::{IpAddr, Ipv4Addr};
+use core::time::Duration;
+use synack_core::Config;
+use synack_sim::transfer::{Outcome, Transfer, TransferSpec};
+use synack_sim::{LinkConfig, Network};
+
+const MAX_BYTES: f64 = 3.0 * 1024.0 * 1024.0;
+/// Simulated time a run may take before it counts as stuck.
+const TIME_BOUND: Duration = Duration::from_secs(900);
+
+fn seeds() -> u64 {
+    std::env::var("SYNACK_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)
+}
+
+/// A size drawn log-uniformly from [1, MAX_BYTES], sometimes zero.
+fn size(rng: &mut fastrand::Rng) -> u64 {
+    if rng.u8(..) < 8 {
+        return 0;
+    }
+    MAX_BYTES.powf(rng.f64()) as u64
+}
+
+fn run_one(link: LinkConfig, seed: u64) -> Outcome {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut net = Network::new(seed);
+    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), Config::default());
+    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), Config::default());
+    net.set_default_link(link);
+    let (up, down) = (size(&mut rng), size(&mut rng));
+    let spec = TransferSpec { client_bytes: up, server_bytes: down, seed, ..TransferSpec::default() };
+    let t = Transfer::start(&mut net, a, b, &spec).expect("start");
+    let limit = net.now() + TIME_BOUND;
+    t.run(&mut net, limit)
+}
+
+fn profile(name: &str, link: LinkConfig) {
+    let n = seeds();
+    let mut failures = Vec::new();
+    let mut worst = Duration::ZERO;
+    for seed in 0..n {
+        let out = run_one(link, seed);
+        worst = worst.max(out.duration);
+        if !out.is_clean() || out.duration >= TIME_BOUND {
+            failures.push((seed, out));
+        }
+    }
+    println!("{name}: {n} seeds, longest run {worst:?} simulated");
+    assert!(failures.is_empty(), "{name}: {} of {n} seeds failed, first: {:?}", failures.len(), failures.first());
+}
+
+fn base() -> LinkConfig {
+    LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() }
+}
+
+#[test]
+fn clean_link() {
+    profile("clean", base());
+}
+
+#[test]
+fn one_percent_loss() {
+    profile("loss 1%", LinkConfig { loss: 0.01, ..base() });
+}
+
+#[test]
+fn ten_percent_loss() {
+    profile("loss 10%", LinkConfig { loss: 0.10, ..base() });
+}
+
+#[test]
+fn duplication() {
+    profile("duplicate 5%", LinkConfig { duplicate: 0.05, ..base() });
+}
+
+#[test]
+fn reordering() {
+    profile("reorder 5%", LinkConfig { reorder: 0.05, jitter: Duration::from_millis(2), ..base() });
+}
+
+#[test]
+fn corruption() {
+    profile("corrupt 2%", LinkConfig { corrupt: 0.02, ..base() });
+}
+
+#[test]
+fn all_faults_together() {
+    profile(
+        "all",
+        LinkConfig {
+            loss: 0.02,
+            duplicate: 0.02,
+            reorder: 0.03,
+            corrupt: 0.01,
+            jitter: Duration::from_millis(3),
+            bandwidth: Some(50_000_000),
+            queue_limit: 100,
+            ..base()
+        },
+    );
+}
+
+#[test]
+fn same_seed_same_run() {
+    let link = LinkConfig { loss: 0.05, reorder: 0.05, duplicate: 0.05, corrupt: 0.02, ..base() };
+    assert_eq!(run_one(link, 42), run_one(link, 42));
+}
