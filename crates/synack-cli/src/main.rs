@@ -1,1 +1,51 @@
-fn main() {}
+//! The `synack` command.
+
+mod demo;
+mod ladder;
+mod units;
+
+use clap::error::ErrorKind;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// synack: a userspace TCP/IP stack.
+#[derive(Debug, Parser)]
+#[command(name = "synack", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A client and a server on a simulated network: handshake, data, close,
+    /// drawn as a ladder diagram.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+            _ => {
+                // One line that names the flag, never a wall of usage text.
+                let text = e.render().to_string();
+                eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

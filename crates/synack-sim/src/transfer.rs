@@ -6,7 +6,7 @@
 use crate::{HostId, Network};
 use core::net::SocketAddr;
 use sha2::{Digest, Sha256};
-use synack_core::{CloseReason, ConnHandle, Error, Instant, ListenerHandle, State};
+use synack_core::{CloseReason, ConnHandle, ConnectionInfo, Error, Instant, ListenerHandle, State};
 
 /// Size of the chunks fed to `send`.
 const CHUNK: usize = 16 * 1024;
@@ -28,6 +28,7 @@ struct End {
     final_state: Option<State>,
     error: Option<Error>,
     closed_at: Option<Instant>,
+    info: Option<ConnectionInfo>,
 }
 
 impl End {
@@ -48,6 +49,7 @@ impl End {
             final_state: None,
             error: None,
             closed_at: None,
+            info: None,
         }
     }
 
@@ -59,8 +61,9 @@ impl End {
         }
         let now = net.now();
         let ep = net.endpoint(self.host);
-        // Send.
-        while !self.shut {
+        // Send, once connected (as a socket application would).
+        let connecting = matches!(ep.state(h), Ok(State::SynSent | State::SynReceived));
+        while !self.shut && !connecting {
             if self.pending_off == self.pending.len() {
                 let n = (self.to_send - self.generated).min(CHUNK as u64) as usize;
                 if n == 0 {
@@ -108,6 +111,7 @@ impl End {
             }
             self.final_state = Some(state);
             self.closed_at = Some(now);
+            self.info = ep.info(h).ok();
             let _ = ep.close(now, h);
         }
     }
@@ -130,6 +134,10 @@ pub struct Outcome {
     pub error: Option<Error>,
     /// Virtual time from connect to both ends finished.
     pub duration: core::time::Duration,
+    /// The client's connection info when it finished.
+    pub client_info: Option<ConnectionInfo>,
+    /// The server's connection info when it finished.
+    pub server_info: Option<ConnectionInfo>,
 }
 
 impl Outcome {
@@ -231,6 +239,8 @@ impl Transfer {
             final_states: (c.final_state, s.final_state),
             error: c.error.or(s.error),
             duration: end - self.started,
+            client_info: c.info,
+            server_info: s.info,
         }
     }
 }

@@ -24,7 +24,7 @@ pub(super) struct Stats {
 }
 
 /// A snapshot of a connection's state and counters.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionInfo {
     /// Current state.
     pub state: State,
