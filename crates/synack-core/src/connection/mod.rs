@@ -340,6 +340,7 @@ impl Connection {
     fn enter_closed(&mut self, reason: CloseReason) {
         self.set_state(State::Closed);
         self.timers = Timers::default();
+        self.unacked_since = None;
         self.send_buf = VecDeque::new();
         if reason != CloseReason::Graceful {
             self.rcv_buf = VecDeque::new();

@@ -25,6 +25,9 @@ pub(super) struct Timers {
 impl Connection {
     /// The earliest deadline, if any.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if self.state == State::Closed {
+            return None;
+        }
         let t = &self.timers;
         let user = match (self.user_timeout, self.unacked_since) {
             (Some(ut), Some(since)) if self.state != State::TimeWait => Some(since + ut),

@@ -92,6 +92,8 @@ pub struct Endpoint {
     listeners: Vec<(u32, Option<Listener>)>,
     listener_by_addr: HashMap<SocketAddr, u32, KeyedHasher>,
     timers: BTreeSet<(Instant, u32)>,
+    /// Scratch list of connections whose timers are due (kept to avoid allocating).
+    due: Vec<u32>,
     ready: VecDeque<u32>,
     rsts: VecDeque<PendingRst>,
     events: VecDeque<Event>,
@@ -123,6 +125,7 @@ impl Endpoint {
             live: 0,
             listeners: Vec::new(),
             timers: BTreeSet::new(),
+            due: Vec::new(),
             ready: VecDeque::new(),
             rsts: VecDeque::new(),
             events: VecDeque::new(),
@@ -164,17 +167,25 @@ impl Endpoint {
 
     /// Runs every timer that is due at `now` (RFC 9293 §3.10.8).
     pub fn handle_timeout(&mut self, now: Instant) {
+        // Take every due entry first, so a connection that re-arms a timer
+        // in the past is handled on the next call rather than looping here.
+        let mut due = core::mem::take(&mut self.due);
+        due.clear();
         while let Some(&(t, idx)) = self.timers.first() {
             if t > now {
                 break;
             }
             self.timers.pop_first();
+            due.push(idx);
+        }
+        for &idx in &due {
             if let Some(e) = self.slots.get_mut(idx as usize).and_then(|s| s.entry.as_mut()) {
                 e.deadline = None;
                 e.conn.on_timeout(now, &self.cfg);
             }
             self.after(now, idx);
         }
+        self.due = due;
     }
 
     // ----- user calls (RFC 9293 §3.10.1 - §3.10.6) -----

@@ -243,3 +243,147 @@ pub fn craft_with(
     tcp.emit(&mut buf[hl..], payload, src.ip(), dst.ip()).unwrap();
     buf
 }
+
+/// One endpoint under test against a scripted peer: the test writes the
+/// peer's segments by hand and reads what the endpoint sent. The peer sends
+/// no options, so there is no window scaling, no timestamps and no SACK.
+pub struct Raw {
+    pub p: Pair,
+    /// The endpoint under test (B for passive opens, A for active ones).
+    pub side: Side,
+    /// The peer's initial sequence number.
+    pub peer_isn: u32,
+    /// The endpoint's initial sequence number.
+    pub iss: u32,
+    pub h: Option<ConnHandle>,
+}
+
+pub const PEER_ISN: u32 = 1000;
+
+impl Raw {
+    /// B listening, nothing received yet.
+    pub fn listening() -> Raw {
+        let mut p = Pair::new();
+        p.hold_b = true;
+        p.listen();
+        Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None }
+    }
+
+    /// B in SYN-RECEIVED after the peer's SYN; its SYN-ACK is consumed.
+    pub fn syn_received() -> Raw {
+        let mut r = Raw::listening();
+        r.inject(PEER_ISN, 0, TcpFlags::SYN, &[]);
+        let out = r.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].flags, TcpFlags::SYN | TcpFlags::ACK);
+        r.iss = out[0].seq;
+        r
+    }
+
+    /// B ESTABLISHED with the peer, accepted (handle in `h`).
+    pub fn passive() -> Raw {
+        let mut r = Raw::syn_received();
+        r.inject(PEER_ISN + 1, r.iss.wrapping_add(1), TcpFlags::ACK, &[]);
+        let l = r.p.listener.unwrap();
+        r.h = Some(r.p.b.accept(l).expect("accept"));
+        assert_eq!(r.state(), State::Established);
+        r
+    }
+
+    /// A in SYN-SENT; its SYN is consumed.
+    pub fn syn_sent() -> Raw {
+        let mut p = Pair::new();
+        p.hold_a = true;
+        let h = p.connect();
+        let mut r = Raw { p, side: Side::A, peer_isn: 5000, iss: 0, h: Some(h) };
+        let out = r.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].flags, TcpFlags::SYN);
+        r.iss = out[0].seq;
+        r
+    }
+
+    /// A ESTABLISHED after the peer's SYN-ACK; its ACK is consumed.
+    pub fn active() -> Raw {
+        let mut r = Raw::syn_sent();
+        let (seq, ack) = (r.peer_isn, r.iss.wrapping_add(1));
+        r.inject(seq, ack, TcpFlags::SYN | TcpFlags::ACK, &[]);
+        let out = r.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].flags, TcpFlags::ACK);
+        assert_eq!(r.state(), State::Established);
+        r
+    }
+
+    /// The peer's next sequence number once its SYN is acknowledged.
+    pub fn peer_next(&self) -> u32 {
+        self.peer_isn.wrapping_add(1)
+    }
+
+    /// Our first data sequence number.
+    pub fn our_next(&self) -> u32 {
+        self.iss.wrapping_add(1)
+    }
+
+    /// The peer sends a segment (window 65535) to the endpoint under test.
+    pub fn inject(&mut self, seq: u32, ack: u32, flags: TcpFlags, payload: &[u8]) {
+        self.inject_win(seq, ack, flags, 65535, payload);
+    }
+
+    pub fn inject_win(&mut self, seq: u32, ack: u32, flags: TcpFlags, window: u16, payload: &[u8]) {
+        let from = if self.side == Side::A { Side::B } else { Side::A };
+        let pkt = craft_with(from, seq, ack, flags, window, TcpOptions::default(), payload);
+        self.p.deliver(self.side, &pkt);
+    }
+
+    /// Everything the endpoint sent since the last call.
+    pub fn take(&mut self) -> Vec<Seg> {
+        self.p.flush();
+        std::mem::take(&mut self.p.held)
+    }
+
+    pub fn ep(&mut self) -> &mut Endpoint {
+        let s = self.side;
+        self.p.ep(s)
+    }
+
+    pub fn state(&mut self) -> State {
+        let h = self.h.expect("handle");
+        self.ep().state(h).expect("live handle")
+    }
+
+    pub fn now(&self) -> Instant {
+        self.p.now
+    }
+
+    /// Runs the clock for `d`; the endpoint's output is kept for `take`.
+    pub fn run_for(&mut self, d: Duration) {
+        self.p.run_for(d);
+    }
+
+    pub fn send(&mut self, data: &[u8]) -> usize {
+        let (now, h) = (self.now(), self.h.unwrap());
+        let n = self.ep().send(now, h, data).expect("send");
+        self.p.flush();
+        n
+    }
+
+    pub fn shutdown(&mut self) {
+        let (now, h) = (self.now(), self.h.unwrap());
+        self.ep().shutdown(now, h).expect("shutdown");
+        self.p.flush();
+    }
+
+    pub fn read(&mut self) -> Vec<u8> {
+        let (s, h) = (self.side, self.h.unwrap());
+        self.p.read_all(s, h)
+    }
+
+    pub fn events(&self) -> &[Event] {
+        if self.side == Side::A {
+            &self.p.events_a
+        } else {
+            &self.p.events_b
+        }
+    }
+}
