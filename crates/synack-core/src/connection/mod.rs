@@ -526,3 +526,15 @@ impl Connection {
         self.rearm_timers(now, cfg);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_connection_costs_well_under_a_kilobyte() {
+        let size = core::mem::size_of::<Connection>();
+        println!("size_of::<Connection>() = {size}");
+        assert!(size < 1024, "{size} bytes");
+    }
+}

@@ -387,3 +387,23 @@ impl Raw {
         }
     }
 }
+
+/// An IPv4+TCP packet between any two addresses (no options).
+pub fn craft_between(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: TcpFlags, payload: &[u8]) -> Vec<u8> {
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq,
+        ack,
+        flags,
+        window: 65535,
+        urgent: 0,
+        options: TcpOptions::default(),
+    };
+    let tcp_len = tcp.header_len() + payload.len();
+    let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit: 64 };
+    let mut buf = vec![0u8; 20 + tcp_len];
+    let hl = ip.emit(&mut buf).unwrap();
+    tcp.emit(&mut buf[hl..], payload, src.ip(), dst.ip()).unwrap();
+    buf
+}

@@ -1,0 +1,281 @@
+//! Data transfer behaviour: options in use (MSS, window scale, timestamps
+//! with PAWS, SACK), loss recovery, Nagle, ICMP errors, TIME-WAIT reuse,
+//! and the bounds that protect memory.
+
+mod support;
+
+use core::net::SocketAddr;
+use core::time::Duration;
+use support::*;
+use synack_core::{CloseReason, Config, Error, State};
+use synack_wire::{IcmpKind, IcmpMessage, IpRepr, TcpFlags, TcpOptions, PROTO_ICMP};
+
+const ACK: TcpFlags = TcpFlags::ACK;
+const SYN: TcpFlags = TcpFlags::SYN;
+
+fn syn_options(mss: Option<u16>, wscale: Option<u8>, sack: bool, ts: Option<(u32, u32)>) -> TcpOptions {
+    let mut o = TcpOptions::default();
+    o.mss = mss;
+    o.window_scale = wscale;
+    o.sack_permitted = sack;
+    o.timestamps = ts;
+    o
+}
+
+/// B established with a peer that offered `opts`; returns B's SYN-ACK options too.
+fn passive_with(opts: TcpOptions) -> (Raw, TcpOptions) {
+    let mut r = Raw::listening();
+    r.p.deliver(Side::B, &craft_with(Side::A, PEER_ISN, 0, SYN, 65535, opts, &[]));
+    let synack = r.take().remove(0);
+    r.iss = synack.seq;
+    let mut ack_opts = TcpOptions::default();
+    if let (Some((val, _)), Some((their, _))) = (opts.timestamps, synack.options.timestamps) {
+        ack_opts.timestamps = Some((val + 1, their));
+    }
+    r.p.deliver(Side::B, &craft_with(Side::A, PEER_ISN + 1, r.iss + 1, ACK, 65535, ack_opts, &[]));
+    r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
+    (r, synack.options)
+}
+
+#[test]
+fn mss_defaults_to_536_without_the_option() {
+    let (mut r, _) = passive_with(TcpOptions::default());
+    r.send(&[0u8; 2000]);
+    let out = r.take();
+    assert!(out.iter().all(|s| s.len <= 536), "{:?}", out.iter().map(|s| s.len).collect::<Vec<_>>());
+}
+
+#[test]
+fn mss_is_clamped_to_our_own_path() {
+    let (mut r, _) = passive_with(syn_options(Some(9000), None, false, None));
+    r.send(&[0u8; 4000]);
+    let out = r.take();
+    assert_eq!(out[0].len, 1460);
+}
+
+#[test]
+fn window_scale_shifts_the_peers_window() {
+    let (mut r, synack) = passive_with(syn_options(Some(1460), Some(2), false, None));
+    assert_eq!(synack.window_scale, Some(8));
+    // The peer's window field of 1000 means 4000 bytes.
+    r.inject_win(PEER_ISN + 1, r.our_next(), ACK, 1000, &[]);
+    r.send(&[0u8; 10_000]);
+    let sent: usize = r.take().iter().map(|s| s.len).sum();
+    // Two full segments fit in 4000 bytes (unscaled, 1000 would allow none);
+    // the 1080-byte rest waits for a larger window (sender SWS avoidance).
+    assert_eq!(sent, 2920);
+}
+
+#[test]
+fn without_window_scaling_the_window_field_is_unscaled() {
+    let (mut r, synack) = passive_with(syn_options(Some(1460), None, false, None));
+    assert_eq!(synack.window_scale, None);
+    r.inject(PEER_ISN + 1, r.our_next(), ACK, b"x");
+    r.run_for(Duration::from_millis(100));
+    let ack = r.take().remove(0);
+    assert!(ack.window >= 65000, "an 8 MB buffer advertised near the unscaled maximum: {}", ack.window);
+}
+
+#[test]
+fn paws_drops_a_segment_with_an_old_timestamp() {
+    let ts = Some((1_000_000, 0));
+    let (mut r, synack) = passive_with(syn_options(Some(1460), Some(7), true, ts));
+    let their = synack.timestamps.unwrap().0;
+    let mut o = TcpOptions::default();
+    o.timestamps = Some((1_000_010, their));
+    r.p.deliver(Side::B, &craft_with(Side::A, PEER_ISN + 1, r.our_next(), ACK, 512, o, b"new"));
+    assert_eq!(r.read(), b"new");
+    r.run_for(Duration::from_millis(100));
+    r.take();
+    o.timestamps = Some((999_000, their)); // older than TS.Recent
+    r.p.deliver(Side::B, &craft_with(Side::A, PEER_ISN + 4, r.our_next(), ACK, 512, o, b"old"));
+    assert_eq!(r.read(), b"", "PAWS rejects it");
+    let out = r.take();
+    assert_eq!((out[0].flags, out[0].ack), (ACK, PEER_ISN + 4), "and ACKs");
+    assert_eq!(r.p.b.info(r.h.unwrap()).unwrap().paws_drops, 1);
+}
+
+#[test]
+fn sack_blocks_describe_out_of_order_data() {
+    let (mut r, _) = passive_with(syn_options(Some(1460), Some(7), true, None));
+    r.inject(PEER_ISN + 11, r.our_next(), ACK, b"0123456789");
+    let out = r.take();
+    let blocks = out[0].options.sack_blocks();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!((blocks[0].left, blocks[0].right), (PEER_ISN + 11, PEER_ISN + 21));
+    r.inject(PEER_ISN + 31, r.our_next(), ACK, b"0123456789");
+    let out = r.take();
+    let b = out[0].options.sack_blocks();
+    assert_eq!(b.len(), 2);
+    assert_eq!((b[0].left, b[0].right), (PEER_ISN + 31, PEER_ISN + 41), "the newest block first");
+}
+
+#[test]
+fn three_duplicate_acks_trigger_fast_retransmit() {
+    let mut r = Raw::passive();
+    r.send(&[5u8; 536 * 6]); // the peer sent no MSS option: 536
+    let sent = r.take();
+    assert_eq!(sent.len(), 6);
+    let first = sent[0].seq;
+    // The first segment is lost; the next three produce duplicate ACKs.
+    for _ in 0..3 {
+        r.inject(PEER_ISN + 1, first, ACK, &[]);
+    }
+    let out = r.take();
+    assert_eq!(out.first().map(|s| (s.seq, s.len)), Some((first, 536)), "retransmitted before any RTO");
+    assert_eq!(r.p.b.info(r.h.unwrap()).unwrap().fast_retransmits, 1);
+}
+
+#[test]
+fn nagle_holds_a_small_segment_while_data_is_unacknowledged() {
+    let mut r = Raw::passive();
+    r.send(b"a");
+    assert_eq!(r.take().len(), 1);
+    r.send(b"b");
+    assert!(r.take().is_empty(), "Nagle: wait for the ACK");
+    r.inject(PEER_ISN + 1, r.our_next() + 1, ACK, &[]);
+    let out = r.take();
+    assert_eq!((out[0].seq, out[0].len), (r.our_next() + 1, 1));
+}
+
+#[test]
+fn nodelay_sends_small_segments_at_once() {
+    let mut r = Raw::passive();
+    let (now, h) = (r.now(), r.h.unwrap());
+    r.ep().set_nodelay(now, h, true).unwrap();
+    r.send(b"a");
+    r.send(b"b");
+    assert_eq!(r.take().len(), 2);
+}
+
+#[test]
+fn receiver_window_never_shrinks_and_small_openings_are_not_advertised() {
+    let cfg = Config { recv_buffer: 8192, window_scaling: false, ..Config::default() };
+    let mut p = Pair::with_configs(Config::default(), cfg);
+    p.hold_b = true;
+    p.listen();
+    let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
+    r.inject(PEER_ISN, 0, SYN, &[]);
+    r.iss = r.take()[0].seq;
+    r.inject(PEER_ISN + 1, r.iss + 1, ACK, &[]);
+    r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
+    r.inject(PEER_ISN + 1, r.our_next(), ACK, &[1u8; 1460]);
+    r.inject(PEER_ISN + 1461, r.our_next(), ACK, &[1u8; 1460]);
+    let ack = r.take().remove(0);
+    assert_eq!(u32::from(ack.window) + 2920, 8192, "right edge kept");
+    // The application reads 10 bytes: too small an opening to announce (receiver SWS).
+    let (now, h) = (r.now(), r.h.unwrap());
+    let mut buf = [0u8; 10];
+    r.ep().recv(now, h, &mut buf).unwrap();
+    r.p.flush();
+    assert!(r.take().is_empty());
+}
+
+fn icmp_about(p: &Pair, quoted: &[u8], kind: IcmpKind) -> Vec<u8> {
+    let body = &quoted[..28];
+    let msg = IcmpMessage { kind, body };
+    let mut icmp = vec![0u8; 8 + body.len()];
+    let n = msg.emit_v4(&mut icmp).unwrap();
+    let ip = IpRepr { src: B_IP, dst: A_IP, protocol: PROTO_ICMP, payload_len: n, hop_limit: 64 };
+    let mut pkt = vec![0u8; 20 + n];
+    ip.emit(&mut pkt).unwrap();
+    pkt[20..].copy_from_slice(&icmp[..n]);
+    let _ = p;
+    pkt
+}
+
+#[test]
+fn icmp_port_unreachable_during_syn_sent_refuses_the_connection() {
+    let mut r = Raw::syn_sent();
+    let syn = r.p.log[0].bytes.clone();
+    let pkt = icmp_about(&r.p, &syn, IcmpKind::DestUnreachable { code: 3 });
+    r.p.deliver(Side::A, &pkt);
+    assert_eq!(r.state(), State::Closed);
+    assert_eq!(r.p.a.close_reason(r.h.unwrap()).unwrap(), Some(CloseReason::Error(Error::ConnectionRefused)));
+}
+
+#[test]
+fn icmp_with_a_sequence_number_not_in_flight_is_ignored() {
+    let mut r = Raw::syn_sent();
+    let mut syn = r.p.log[0].bytes.clone();
+    syn[24] ^= 0x80; // quoted sequence number changed
+    let pkt = icmp_about(&r.p, &syn, IcmpKind::DestUnreachable { code: 3 });
+    r.p.deliver(Side::A, &pkt);
+    assert_eq!(r.state(), State::SynSent);
+    assert_eq!(r.p.a.stats().icmp_ignored, 1);
+}
+
+#[test]
+fn icmp_packet_too_big_lowers_the_mss_and_resends() {
+    let (mut p, c, _s) = Pair::established();
+    p.hold_a = true;
+    let now = p.now;
+    p.a.send(now, c, &[9u8; 3000]).unwrap();
+    p.flush();
+    let sent = std::mem::take(&mut p.held);
+    assert_eq!(sent[0].len, 1448);
+    let pkt = icmp_about(&p, &sent[0].bytes, IcmpKind::PacketTooBig { mtu: 1000 });
+    p.deliver(Side::A, &pkt);
+    let out = std::mem::take(&mut p.held);
+    assert_eq!(out[0].seq, sent[0].seq);
+    assert_eq!(out[0].len, 948, "1000 - 40 bytes of headers - 12 of timestamps");
+    assert_eq!(p.a.info(c).unwrap().snd_mss, 948);
+}
+
+#[test]
+fn icmp_soft_errors_do_not_abort_an_established_connection() {
+    let mut r = Raw::active();
+    r.send(b"hello");
+    let sent = r.take();
+    let pkt = icmp_about(&r.p, &sent[0].bytes, IcmpKind::DestUnreachable { code: 1 });
+    r.p.deliver(Side::A, &pkt);
+    assert_eq!(r.state(), State::Established);
+}
+
+#[test]
+fn a_new_syn_reopens_a_connection_in_time_wait() {
+    let mut r = Raw::passive();
+    r.shutdown();
+    r.inject(PEER_ISN + 1, r.our_next() + 1, ACK | TcpFlags::FIN, &[]);
+    assert_eq!(r.state(), State::TimeWait);
+    r.take();
+    // Same 4-tuple, a sequence number beyond the old connection's.
+    r.inject(PEER_ISN + 100_000, 0, SYN, &[]);
+    let out = r.take();
+    assert_eq!(out[0].flags, SYN | ACK);
+    assert_eq!(out[0].ack, PEER_ISN + 100_001);
+}
+
+#[test]
+fn syns_beyond_the_backlog_are_dropped() {
+    let mut p = Pair::new();
+    p.hold_b = true;
+    p.b.listen(B_ADDR, 4).unwrap();
+    for port in 0..10u16 {
+        let from = SocketAddr::new(A_IP, 20000 + port);
+        let pkt = craft_between(from, B_ADDR, 7, 0, SYN, &[]);
+        p.deliver(Side::B, &pkt);
+    }
+    p.flush();
+    assert_eq!(p.held.len(), 4);
+    assert_eq!(p.b.stats().syns_dropped, 6);
+}
+
+#[test]
+fn out_of_order_data_beyond_the_window_is_not_stored() {
+    let cfg = Config { recv_buffer: 4096, window_scaling: false, ..Config::default() };
+    let mut p = Pair::with_configs(Config::default(), cfg);
+    p.hold_b = true;
+    p.listen();
+    let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
+    r.inject(PEER_ISN, 0, SYN, &[]);
+    r.iss = r.take()[0].seq;
+    r.inject(PEER_ISN + 1, r.iss + 1, ACK, &[]);
+    r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
+    // 100 segments far beyond the 4 KiB window: none is kept.
+    for i in 0..100u32 {
+        r.inject(PEER_ISN + 5000 + i * 1000, r.our_next(), ACK, &[1u8; 1000]);
+    }
+    r.inject(PEER_ISN + 1, r.our_next(), ACK, &[2u8; 100]);
+    assert_eq!(r.read(), vec![2u8; 100]);
+}
