@@ -16,6 +16,7 @@ mod connection;
 mod endpoint;
 mod error;
 mod event;
+mod ring;
 mod seq;
 mod time;
 

@@ -75,6 +75,17 @@ mod open {
     }
 
     #[test]
+    fn open_to_broadcast_or_multicast_is_refused() {
+        let mut p = Pair::new();
+        let now = p.now;
+        for remote in ["255.255.255.255:80", "224.0.0.1:80", "[ff02::1]:80", "0.0.0.0:80"] {
+            let remote: SocketAddr = remote.parse().unwrap();
+            let local = if remote.is_ipv4() { A_ADDR } else { "[fd00::1]:0".parse().unwrap() };
+            assert_eq!(p.a.connect(now, local, remote), Err(Error::AddrNotAvailable), "{remote}");
+        }
+    }
+
+    #[test]
     fn listener_on_the_unspecified_address_accepts_for_any_address() {
         let mut p = Pair::new();
         let l = p.b.listen("0.0.0.0:80".parse().unwrap(), 8).unwrap();

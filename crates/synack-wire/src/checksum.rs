@@ -3,15 +3,33 @@
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// Adds `data` to a running one's-complement sum (not yet folded).
-pub fn sum(mut acc: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
+pub fn sum(acc: u32, data: &[u8]) -> u32 {
+    // One's-complement addition of 64-bit big-endian words with end-around
+    // carry is congruent (mod 0xffff) to adding the 16-bit words one by one,
+    // and four times faster.
+    let mut wide = u64::from(acc);
+    let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
-        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
+        let w = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let (s, carry) = wide.overflowing_add(w);
+        wide = s + u64::from(carry);
     }
-    if let [last] = chunks.remainder() {
-        acc = acc.wrapping_add(u32::from(*last) << 8);
+    let rest = chunks.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    for c in &mut pairs {
+        let (s, carry) = wide.overflowing_add(u64::from(u16::from_be_bytes([c[0], c[1]])));
+        wide = s + u64::from(carry);
     }
-    acc
+    if let [last] = pairs.remainder() {
+        let (s, carry) = wide.overflowing_add(u64::from(*last) << 8);
+        wide = s + u64::from(carry);
+    }
+    // Fold to 16 bits with end-around carry, so callers can add small values freely.
+    let mut folded = (wide & 0xffff_ffff) + (wide >> 32);
+    while folded > 0xffff {
+        folded = (folded & 0xffff) + (folded >> 16);
+    }
+    folded as u32
 }
 
 /// Folds a running sum into the final 16-bit one's-complement checksum.

@@ -5,7 +5,6 @@ use super::{Connection, Rst, Segment, State};
 use crate::error::{CloseReason, Error};
 use crate::time::Instant;
 use crate::Config;
-use std::collections::VecDeque;
 
 impl Connection {
     /// Shuts down the write side: a FIN follows the queued data (CLOSE of §3.10.4).
@@ -79,7 +78,7 @@ impl Connection {
         self.set_state(State::TimeWait);
         self.timers = Default::default();
         self.timers.close = Some(now + cfg.time_wait);
-        self.send_buf = VecDeque::new();
+        self.send_buf.release();
         self.unacked_since = None;
         self.pending.closed = None;
     }

@@ -13,13 +13,13 @@ mod timers;
 
 use crate::congestion::NewReno;
 use crate::error::{CloseReason, Error};
+use crate::ring::RingBuf;
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::{Config, FourTuple};
 use core::fmt;
 use core::time::Duration;
 use rtt::RttEstimator;
-use std::collections::VecDeque;
 use synack_wire::{TcpFlags, TcpOptions};
 
 pub(crate) use icmp::IcmpError;
@@ -180,7 +180,7 @@ pub struct Connection {
     snd_mss: u16,
     /// The MSS we advertised.
     rcv_mss: u16,
-    send_buf: VecDeque<u8>,
+    send_buf: RingBuf,
     send_limit: usize,
     /// Sequence number of `send_buf[0]`.
     snd_buf_seq: SeqNum,
@@ -191,7 +191,7 @@ pub struct Connection {
     rcv_nxt: SeqNum,
     /// Right edge of the window we last advertised.
     rcv_adv: SeqNum,
-    rcv_buf: VecDeque<u8>,
+    rcv_buf: RingBuf,
     recv_limit: usize,
     ooo: Reassembly,
     fin_received: bool,
@@ -260,14 +260,14 @@ impl Connection {
             rcv_wscale: 0,
             snd_mss: 536.min(mss),
             rcv_mss: mss,
-            send_buf: VecDeque::new(),
+            send_buf: RingBuf::default(),
             send_limit: cfg.send_buffer.max(1),
             snd_buf_seq: iss + 1,
             fin_queued: false,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            rcv_buf: VecDeque::new(),
+            rcv_buf: RingBuf::default(),
             recv_limit: cfg.recv_buffer.max(1),
             ooo: Reassembly::default(),
             fin_received: false,
@@ -341,9 +341,9 @@ impl Connection {
         self.set_state(State::Closed);
         self.timers = Timers::default();
         self.unacked_since = None;
-        self.send_buf = VecDeque::new();
+        self.send_buf.release();
         if reason != CloseReason::Graceful {
-            self.rcv_buf = VecDeque::new();
+            self.rcv_buf.release();
         }
         self.ooo = Reassembly::default();
         self.close_reason = Some(reason);

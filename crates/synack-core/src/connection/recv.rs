@@ -6,6 +6,7 @@
 
 use super::{Connection, Segment, State};
 use crate::error::{CloseReason, Error};
+use crate::ring::RingBuf;
 use crate::time::Instant;
 use crate::Config;
 use core::time::Duration;
@@ -78,7 +79,7 @@ impl Reassembly {
     }
 
     /// Moves data contiguous with `base` into `out`; returns the bytes moved.
-    fn pop_contiguous(&mut self, out: &mut std::collections::VecDeque<u8>) -> usize {
+    fn pop_contiguous(&mut self, out: &mut RingBuf) -> usize {
         let mut moved = 0;
         while let Some(entry) = self.segs.first_entry() {
             let start = *entry.key();
@@ -90,7 +91,7 @@ impl Reassembly {
             let end = start + piece.len() as u64;
             if end > self.base {
                 let skip = (self.base - start) as usize;
-                out.extend(&piece[skip..]);
+                out.push(&piece[skip..], usize::MAX);
                 moved += piece.len() - skip;
                 self.base = end;
             }
@@ -184,7 +185,7 @@ impl Connection {
         if self.read_shut {
             // SHUT_RD: acknowledge and discard.
         } else {
-            self.rcv_buf.extend(data);
+            self.rcv_buf.push(data, usize::MAX);
         }
         self.ooo.base += n as u64;
         let joined = self.ooo.pop_contiguous(&mut self.rcv_buf);
@@ -224,12 +225,7 @@ impl Connection {
     /// The user's RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.
     pub(crate) fn recv(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Result<usize, Error> {
         if !self.rcv_buf.is_empty() && !buf.is_empty() {
-            let n = buf.len().min(self.rcv_buf.len());
-            let (a, b) = self.rcv_buf.as_slices();
-            let from_a = n.min(a.len());
-            buf[..from_a].copy_from_slice(&a[..from_a]);
-            buf[from_a..n].copy_from_slice(&b[..n - from_a]);
-            self.rcv_buf.drain(..n);
+            let n = self.rcv_buf.pop_into(buf);
             self.maybe_window_update();
             self.after_event(now, cfg);
             return Ok(n);
@@ -342,6 +338,6 @@ impl Connection {
     /// The user's SHUT_RD: further data is acknowledged and discarded.
     pub(crate) fn shutdown_read(&mut self) {
         self.read_shut = true;
-        self.rcv_buf = std::collections::VecDeque::new();
+        self.rcv_buf.release();
     }
 }

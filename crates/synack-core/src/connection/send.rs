@@ -30,12 +30,10 @@ impl Connection {
             State::Closed => return Err(Error::NotConnected),
             _ => return Err(Error::BrokenPipe),
         }
-        let room = self.send_limit.saturating_sub(self.send_buf.len());
-        if room == 0 {
+        if self.send_buf.len() >= self.send_limit {
             return Err(Error::WouldBlock);
         }
-        let n = room.min(data.len());
-        self.send_buf.extend(&data[..n]);
+        let n = self.send_buf.push(data, self.send_limit);
         self.after_event(now, cfg);
         Ok(n)
     }
@@ -89,7 +87,7 @@ impl Connection {
             self.take_rtt_sample(now, cfg, seg);
             let data_acked = (ack.since(self.snd_buf_seq) as usize).min(self.send_buf.len());
             if data_acked > 0 {
-                self.send_buf.drain(..data_acked);
+                self.send_buf.consume(data_acked);
                 self.snd_buf_seq += data_acked as u32;
                 self.pending.writable = true;
             }
@@ -371,16 +369,7 @@ impl Connection {
         }
         if len > 0 {
             let off = seq.since(self.snd_buf_seq) as usize;
-            let (a, b) = self.send_buf.as_slices();
-            let dst = &mut buf[hlen..hlen + len];
-            if off < a.len() {
-                let from_a = (a.len() - off).min(len);
-                dst[..from_a].copy_from_slice(&a[off..off + from_a]);
-                dst[from_a..].copy_from_slice(&b[..len - from_a]);
-            } else {
-                let boff = off - a.len();
-                dst.copy_from_slice(&b[boff..boff + len]);
-            }
+            self.send_buf.copy_out(off, &mut buf[hlen..hlen + len]);
         }
         let n = repr.emit_in_place(buf, len, self.tuple.local.ip(), self.tuple.remote.ip()).ok()?;
         if flags.ack() {

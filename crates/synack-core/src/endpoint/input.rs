@@ -195,7 +195,7 @@ fn unspecified(ip: IpAddr) -> IpAddr {
 
 /// RFC 9293 §3.10.7.2 / RFC 1122 §4.2.3.10: no connections to or from
 /// broadcast and multicast addresses.
-fn is_broadcast_or_multicast(ip: IpAddr) -> bool {
+pub(super) fn is_broadcast_or_multicast(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => a.is_broadcast() || a.is_multicast(),
         IpAddr::V6(a) => a.is_multicast(),

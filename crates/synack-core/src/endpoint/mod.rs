@@ -273,7 +273,13 @@ impl Endpoint {
     /// Active OPEN (RFC 9293 §3.10.1): a SYN to `remote` from `local`. A
     /// local port of 0 picks a free ephemeral port (RFC 6056 §3.3.3).
     pub fn connect(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<ConnHandle, Error> {
-        if local.is_ipv4() != remote.is_ipv4() || local.ip().is_unspecified() || remote.port() == 0 {
+        // RFC 9293 MUST-46: no OPEN to a broadcast or multicast address.
+        if local.is_ipv4() != remote.is_ipv4()
+            || local.ip().is_unspecified()
+            || remote.ip().is_unspecified()
+            || remote.port() == 0
+            || input::is_broadcast_or_multicast(remote.ip())
+        {
             return Err(Error::AddrNotAvailable);
         }
         if self.live >= self.cfg.max_connections {

@@ -1,0 +1,268 @@
+//! synack-core against smoltcp 0.14, in memory, in one run: bulk throughput
+//! of one connection at MTU 1500 and 65535, and handshake rate (connect,
+//! accept, close cycles per second). Both stacks move packets through a
+//! queue in the same process, compute and verify checksums, and use 4 MiB
+//! buffers. Prints figures and the ratio; `cargo bench -p synack-bench`.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant as WallClock};
+
+const BULK_BYTES: u64 = 512 << 20;
+const HANDSHAKES: u32 = 20_000;
+const BUFFER: usize = 4 << 20;
+
+fn main() {
+    println!("synack-core vs smoltcp 0.14, in memory, one connection, same process");
+    for mtu in [1500u16, 65535] {
+        let ours = synack_bulk(mtu);
+        let theirs = smol::bulk(mtu);
+        println!(
+            "bulk  MTU {mtu:>5}: synack {:>6.2} Gbit/s   smoltcp {:>6.2} Gbit/s   ratio {:.2}x",
+            ours,
+            theirs,
+            ours / theirs
+        );
+    }
+    let ours = synack_handshakes();
+    let theirs = smol::handshakes();
+    println!(
+        "handshake+close:  synack {:>8.0} /s       smoltcp {:>8.0} /s       ratio {:.2}x",
+        ours,
+        theirs,
+        ours / theirs
+    );
+}
+
+fn gbits(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 * 8.0 / d.as_secs_f64() / 1e9
+}
+
+const A: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+const B: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+
+mod ours {
+    pub use synack_core::*;
+}
+
+/// Delivers everything the endpoint sends back to itself (both ends live in it).
+fn pump(ep: &mut ours::Endpoint, now: ours::Instant, buf: &mut [u8]) {
+    while let Some(n) = ep.poll_transmit(now, buf) {
+        ep.handle_packet(now, &buf[..n]);
+    }
+}
+
+fn synack_bulk(mtu: u16) -> f64 {
+    let cfg = ours::Config { mtu, send_buffer: BUFFER, recv_buffer: BUFFER, ..ours::Config::default() };
+    let mut ep = ours::Endpoint::new(cfg, 7);
+    let start = WallClock::now();
+    let now = || ours::Instant::from_micros(start.elapsed().as_micros() as u64);
+    let mut buf = vec![0u8; usize::from(mtu)];
+    let l = ep.listen(SocketAddr::new(B, 80), 8).unwrap();
+    let c = ep.connect(now(), SocketAddr::new(A, 0), SocketAddr::new(B, 80)).unwrap();
+    pump(&mut ep, now(), &mut buf);
+    let s = ep.accept(l).unwrap();
+    let chunk = vec![0x5au8; 256 * 1024];
+    let mut rbuf = vec![0u8; 256 * 1024];
+    let (mut sent, mut received) = (0u64, 0u64);
+    let t0 = WallClock::now();
+    while received < BULK_BYTES {
+        let t = now();
+        if sent < BULK_BYTES {
+            let want = (BULK_BYTES - sent).min(chunk.len() as u64) as usize;
+            if let Ok(n) = ep.send(t, c, &chunk[..want]) {
+                sent += n as u64;
+            }
+        }
+        pump(&mut ep, t, &mut buf);
+        while let Ok(n) = ep.recv(t, s, &mut rbuf) {
+            if n == 0 {
+                break;
+            }
+            received += n as u64;
+        }
+        if ep.poll_timeout().is_some_and(|d| d <= t) {
+            ep.handle_timeout(t);
+        }
+    }
+    gbits(received, t0.elapsed())
+}
+
+fn synack_handshakes() -> f64 {
+    let cfg = ours::Config { time_wait: Duration::ZERO, ..ours::Config::default() };
+    let mut ep = ours::Endpoint::new(cfg, 9);
+    let start = WallClock::now();
+    let now = || ours::Instant::from_micros(start.elapsed().as_micros() as u64);
+    let mut buf = vec![0u8; 1500];
+    let l = ep.listen(SocketAddr::new(B, 80), 128).unwrap();
+    let t0 = WallClock::now();
+    for _ in 0..HANDSHAKES {
+        let t = now();
+        let c = ep.connect(t, SocketAddr::new(A, 0), SocketAddr::new(B, 80)).unwrap();
+        pump(&mut ep, t, &mut buf);
+        let s = ep.accept(l).unwrap();
+        ep.close(t, c).unwrap();
+        pump(&mut ep, t, &mut buf);
+        ep.close(t, s).unwrap();
+        pump(&mut ep, t, &mut buf);
+        ep.handle_timeout(t);
+        pump(&mut ep, t, &mut buf);
+    }
+    let rate = f64::from(HANDSHAKES) / t0.elapsed().as_secs_f64();
+    assert_eq!(ep.connection_count(), 0);
+    rate
+}
+
+mod smol {
+    use super::*;
+    use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+    use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
+    use smoltcp::socket::tcp;
+    use smoltcp::time::Instant;
+    use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+
+    /// Packets queued in memory, buffers recycled through a pool.
+    #[derive(Default)]
+    struct Queues {
+        packets: VecDeque<Vec<u8>>,
+        pool: Vec<Vec<u8>>,
+    }
+
+    struct QueueDevice {
+        q: RefCell<Queues>,
+        mtu: usize,
+    }
+
+    struct Rx<'a>(Vec<u8>, &'a RefCell<Queues>);
+    struct Tx<'a>(&'a RefCell<Queues>);
+
+    impl RxToken for Rx<'_> {
+        fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+            let r = f(&self.0);
+            self.1.borrow_mut().pool.push(self.0);
+            r
+        }
+    }
+
+    impl TxToken for Tx<'_> {
+        fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+            let mut b = self.0.borrow_mut().pool.pop().unwrap_or_default();
+            b.resize(len, 0);
+            let r = f(&mut b);
+            self.0.borrow_mut().packets.push_back(b);
+            r
+        }
+    }
+
+    impl Device for QueueDevice {
+        type RxToken<'a> = Rx<'a>;
+        type TxToken<'a> = Tx<'a>;
+
+        fn receive(&mut self, _t: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
+            let p = self.q.borrow_mut().packets.pop_front()?;
+            Some((Rx(p, &self.q), Tx(&self.q)))
+        }
+
+        fn transmit(&mut self, _t: Instant) -> Option<Tx<'_>> {
+            Some(Tx(&self.q))
+        }
+
+        fn capabilities(&self) -> DeviceCapabilities {
+            let mut c = DeviceCapabilities::default();
+            c.medium = Medium::Ip;
+            c.max_transmission_unit = self.mtu;
+            c
+        }
+    }
+
+    fn setup(mtu: usize) -> (QueueDevice, Interface, WallClock) {
+        let mut dev = QueueDevice { q: RefCell::default(), mtu };
+        let start = WallClock::now();
+        let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut dev, Instant::from_micros(0));
+        iface.update_ip_addrs(|a| {
+            a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24)).unwrap();
+            a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 2), 24)).unwrap();
+        });
+        (dev, iface, start)
+    }
+
+    fn socket(size: usize) -> tcp::Socket<'static> {
+        tcp::Socket::new(tcp::SocketBuffer::new(vec![0; size]), tcp::SocketBuffer::new(vec![0; size]))
+    }
+
+    fn now(start: WallClock) -> Instant {
+        Instant::from_micros(start.elapsed().as_micros() as i64)
+    }
+
+    pub fn bulk(mtu: u16) -> f64 {
+        let (mut dev, mut iface, start) = setup(usize::from(mtu));
+        let mut sockets = SocketSet::new(vec![]);
+        let server = sockets.add(socket(BUFFER));
+        let client = sockets.add(socket(BUFFER));
+        sockets.get_mut::<tcp::Socket>(server).listen(80).unwrap();
+        sockets
+            .get_mut::<tcp::Socket>(client)
+            .connect(iface.context(), (IpAddress::v4(10, 0, 0, 2), 80), (IpAddress::v4(10, 0, 0, 1), 40000))
+            .unwrap();
+        let chunk = vec![0x5au8; 256 * 1024];
+        let mut rbuf = vec![0u8; 256 * 1024];
+        let (mut sent, mut received) = (0u64, 0u64);
+        let t0 = WallClock::now();
+        while received < BULK_BYTES {
+            iface.poll(now(start), &mut dev, &mut sockets);
+            let c = sockets.get_mut::<tcp::Socket>(client);
+            if sent < BULK_BYTES && c.can_send() {
+                let want = (BULK_BYTES - sent).min(chunk.len() as u64) as usize;
+                sent += c.send_slice(&chunk[..want]).unwrap_or(0) as u64;
+            }
+            let s = sockets.get_mut::<tcp::Socket>(server);
+            while let Ok(n) = s.recv_slice(&mut rbuf) {
+                if n == 0 {
+                    break;
+                }
+                received += n as u64;
+            }
+        }
+        gbits(received, t0.elapsed())
+    }
+
+    fn client_socket(sockets: &mut SocketSet<'static>, iface: &mut Interface, port: u16) -> SocketHandle {
+        let h = sockets.add(socket(64 * 1024));
+        sockets
+            .get_mut::<tcp::Socket>(h)
+            .connect(iface.context(), (IpAddress::v4(10, 0, 0, 2), 80), (IpAddress::v4(10, 0, 0, 1), port))
+            .unwrap();
+        h
+    }
+
+    pub fn handshakes() -> f64 {
+        let (mut dev, mut iface, start) = setup(1500);
+        let mut sockets = SocketSet::new(vec![]);
+        let t0 = WallClock::now();
+        for i in 0..HANDSHAKES {
+            let server = sockets.add(socket(64 * 1024));
+            sockets.get_mut::<tcp::Socket>(server).listen(80).unwrap();
+            let client = client_socket(&mut sockets, &mut iface, 10000 + (i % 50000) as u16);
+            while sockets.get::<tcp::Socket>(server).state() != tcp::State::Established
+                || sockets.get::<tcp::Socket>(client).state() != tcp::State::Established
+            {
+                iface.poll(now(start), &mut dev, &mut sockets);
+            }
+            sockets.get_mut::<tcp::Socket>(client).close();
+            while sockets.get::<tcp::Socket>(server).state() != tcp::State::CloseWait {
+                iface.poll(now(start), &mut dev, &mut sockets);
+            }
+            sockets.get_mut::<tcp::Socket>(server).close();
+            while sockets.get::<tcp::Socket>(server).state() != tcp::State::Closed
+                || sockets.get::<tcp::Socket>(client).state() != tcp::State::TimeWait
+            {
+                iface.poll(now(start), &mut dev, &mut sockets);
+            }
+            // TIME-WAIT is not part of the measured work: drop both sockets.
+            sockets.remove(client);
+            sockets.remove(server);
+        }
+        f64::from(HANDSHAKES) / t0.elapsed().as_secs_f64()
+    }
+}

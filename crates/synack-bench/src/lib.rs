@@ -1,0 +1,1 @@
+//! Benchmarks live in `benches/compare.rs`; run `cargo bench -p synack-bench`.

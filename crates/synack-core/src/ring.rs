@@ -1,0 +1,131 @@
+//! A byte ring for the send and receive buffers: allocated on first use,
+//! grown by doubling up to its limit, copied in and out with `memcpy`, and
+//! freed by [`RingBuf::release`] when the connection no longer needs it.
+
+/// A FIFO of bytes in one contiguous allocation.
+#[derive(Debug, Default)]
+pub(crate) struct RingBuf {
+    buf: Box<[u8]>,
+    head: usize,
+    len: usize,
+}
+
+/// Smallest allocation, so small exchanges do not grow it step by step.
+const MIN_CAPACITY: usize = 4096;
+
+impl RingBuf {
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends as much of `data` as fits under `limit` bytes in total; returns the count.
+    pub fn push(&mut self, data: &[u8], limit: usize) -> usize {
+        let n = data.len().min(limit.saturating_sub(self.len));
+        if n == 0 {
+            return 0;
+        }
+        self.reserve(self.len + n, limit);
+        let cap = self.buf.len();
+        let tail = (self.head + self.len) % cap;
+        let first = n.min(cap - tail);
+        self.buf[tail..tail + first].copy_from_slice(&data[..first]);
+        self.buf[..n - first].copy_from_slice(&data[first..n]);
+        self.len += n;
+        n
+    }
+
+    /// Grows the allocation to hold `want` bytes (at most `limit`, at least `want`).
+    fn reserve(&mut self, want: usize, limit: usize) {
+        let cap = self.buf.len();
+        if want <= cap {
+            return;
+        }
+        let new_cap = want.next_power_of_two().max(MIN_CAPACITY).min(limit.max(want));
+        let mut new = vec![0u8; new_cap].into_boxed_slice();
+        let (a, b) = self.as_slices();
+        new[..a.len()].copy_from_slice(a);
+        new[a.len()..a.len() + b.len()].copy_from_slice(b);
+        self.buf = new;
+        self.head = 0;
+    }
+
+    /// The bytes in order, as two slices.
+    pub fn as_slices(&self) -> (&[u8], &[u8]) {
+        let cap = self.buf.len();
+        if self.len == 0 {
+            return (&[], &[]);
+        }
+        let first = self.len.min(cap - self.head);
+        (&self.buf[self.head..self.head + first], &self.buf[..self.len - first])
+    }
+
+    /// Copies `dst.len()` bytes starting `offset` bytes from the front.
+    pub fn copy_out(&self, offset: usize, dst: &mut [u8]) {
+        let (a, b) = self.as_slices();
+        let n = dst.len();
+        if offset < a.len() {
+            let from_a = (a.len() - offset).min(n);
+            dst[..from_a].copy_from_slice(&a[offset..offset + from_a]);
+            dst[from_a..].copy_from_slice(&b[..n - from_a]);
+        } else {
+            let off = offset - a.len();
+            dst.copy_from_slice(&b[off..off + n]);
+        }
+    }
+
+    /// Drops `n` bytes from the front.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        self.head = if self.len == 0 { 0 } else { (self.head + n) % self.buf.len() };
+    }
+
+    /// Moves up to `dst.len()` bytes from the front into `dst`.
+    pub fn pop_into(&mut self, dst: &mut [u8]) -> usize {
+        let n = dst.len().min(self.len);
+        self.copy_out(0, &mut dst[..n]);
+        self.consume(n);
+        n
+    }
+
+    /// Frees the allocation (the ring must be empty to keep its bytes).
+    pub fn release(&mut self) {
+        *self = RingBuf::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_and_grows_keeping_order() {
+        let mut r = RingBuf::default();
+        let mut model = std::collections::VecDeque::new();
+        let mut next = 0u8;
+        for step in 0..2000usize {
+            let n = (step * 37) % 5000;
+            let data: Vec<u8> = (0..n)
+                .map(|_| {
+                    next = next.wrapping_add(1);
+                    next
+                })
+                .collect();
+            let pushed = r.push(&data, 20_000);
+            model.extend(&data[..pushed]);
+            let take = (step * 53) % 4000;
+            let mut out = vec![0u8; take];
+            let got = r.pop_into(&mut out);
+            let want: Vec<u8> = model.drain(..got).collect();
+            assert_eq!(&out[..got], &want[..]);
+            assert_eq!(r.len(), model.len());
+            assert!(r.len() <= 20_000);
+        }
+    }
+}
