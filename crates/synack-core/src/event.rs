@@ -13,6 +13,8 @@ pub enum Event {
     Connected(ConnHandle),
     /// Data (or end of stream) is ready to read.
     Readable(ConnHandle),
+    /// Urgent data arrived: see [`crate::Endpoint::urgent_unread`] (RFC 9293 §3.8.5).
+    Urgent(ConnHandle),
     /// Send-buffer space was freed.
     Writable(ConnHandle),
     /// The connection reached CLOSED.

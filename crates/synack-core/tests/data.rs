@@ -279,3 +279,20 @@ fn out_of_order_data_beyond_the_window_is_not_stored() {
     r.inject(PEER_ISN + 1, r.our_next(), ACK, &[2u8; 100]);
     assert_eq!(r.read(), vec![2u8; 100]);
 }
+
+#[test]
+fn urgent_send_sets_urg_and_the_pointer_past_the_urgent_data() {
+    let mut r = Raw::passive();
+    r.send(b"normal ");
+    let (now, h) = (r.now(), r.h.unwrap());
+    r.inject(PEER_ISN + 1, r.our_next() + 7, ACK, &[]);
+    r.take();
+    r.ep().send_urgent(now, h, b"!!").unwrap();
+    r.p.flush();
+    let out = r.take();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].flags.urg());
+    let ip = synack_wire::IpPacket::parse(&out[0].bytes).unwrap();
+    let tcp = synack_wire::TcpPacket::parse(ip.payload()).unwrap();
+    assert_eq!(tcp.urgent(), 2, "points to the octet after the urgent data");
+}

@@ -370,10 +370,20 @@ mod established {
     }
 
     #[test]
-    fn urgent_data_is_delivered_inline() {
+    fn urgent_data_is_delivered_inline_and_signalled() {
         let mut r = Raw::passive();
-        r.inject(PEER_ISN + 1, r.our_next(), ACK | TcpFlags::URG, b"urgent!");
-        assert_eq!(r.read(), b"urgent!");
+        // 7 bytes, the first 3 urgent: the pointer is the offset of the first non-urgent octet.
+        let pkt = support::craft_urgent(Side::A, PEER_ISN + 1, r.our_next(), 3, b"URGrest");
+        r.p.deliver(Side::B, &pkt);
+        let h = r.h.unwrap();
+        assert!(r.events().contains(&Event::Urgent(h)));
+        assert_eq!(r.p.b.urgent_unread(h), Ok(3));
+        let now = r.now();
+        let mut two = [0u8; 2];
+        assert_eq!(r.p.b.recv(now, h, &mut two), Ok(2));
+        assert_eq!(r.p.b.urgent_unread(h), Ok(1));
+        assert_eq!(r.read(), b"Grest", "inline, in order");
+        assert_eq!(r.p.b.urgent_unread(h), Ok(0));
     }
 
     #[test]

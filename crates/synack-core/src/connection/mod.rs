@@ -114,6 +114,8 @@ pub(crate) struct Segment<'a> {
     pub ack: SeqNum,
     pub flags: TcpFlags,
     pub window: u16,
+    /// The urgent pointer (meaningful with URG).
+    pub urgent: u16,
     pub options: TcpOptions,
     pub payload: &'a [u8],
 }
@@ -130,6 +132,8 @@ impl Segment<'_> {
 pub(crate) struct Pending {
     pub connected: bool,
     pub readable: bool,
+    /// Urgent data arrived (RFC 9293 MUST-32).
+    pub urgent: bool,
     pub writable: bool,
     pub closed: Option<CloseReason>,
     /// A passive open reached ESTABLISHED: move it to the accept queue.
@@ -195,6 +199,10 @@ pub struct Connection {
     recv_limit: usize,
     ooo: Reassembly,
     fin_received: bool,
+    /// Stream offset just past the urgent data received (RCV.UP), if any.
+    rcv_up: Option<u64>,
+    /// End of the urgent data to send (SND.UP), if any.
+    snd_up: Option<SeqNum>,
 
     // Options (RFC 7323, RFC 2018).
     ts_ok: bool,
@@ -271,6 +279,8 @@ impl Connection {
             recv_limit: cfg.recv_buffer.max(1),
             ooo: Reassembly::default(),
             fin_received: false,
+            rcv_up: None,
+            snd_up: None,
             ts_ok: false,
             ts_recent: 0,
             ts_recent_at: now,
@@ -434,8 +444,11 @@ impl Connection {
         if self.state == State::Closed {
             return;
         }
-        // Sixth: URG. The urgent pointer is noted by nobody: synack delivers
-        // urgent data inline and never out of band (RFC 9293 §3.8.5, MUST-30).
+        // Sixth: URG (RFC 9293 §3.8.5): note RCV.UP and tell the user; the
+        // data itself stays inline, never out of band.
+        if seg.flags.urg() && matches!(self.state, State::Established | State::FinWait1 | State::FinWait2) {
+            self.on_urgent(seg);
+        }
         // Seventh and eighth: segment text and FIN.
         self.on_text_and_fin(now, cfg, seg);
     }

@@ -340,4 +340,22 @@ impl Connection {
         self.read_shut = true;
         self.rcv_buf.release();
     }
+
+    /// Sixth check of RFC 9293 §3.10.7.4: RCV.UP = max(RCV.UP, SEG.UP).
+    pub(super) fn on_urgent(&mut self, seg: &Segment<'_>) {
+        let offset = self.ooo.base as i64 + i64::from(seg.seq.diff(self.rcv_nxt)) + i64::from(seg.urgent);
+        let Ok(up) = u64::try_from(offset) else { return };
+        if self.rcv_up.is_none_or(|old| up > old) {
+            self.rcv_up = Some(up);
+            if self.urgent_unread() > 0 {
+                self.pending.urgent = true;
+            }
+        }
+    }
+
+    /// Urgent bytes not yet read by the application (RFC 9293 MUST-33).
+    pub(crate) fn urgent_unread(&self) -> usize {
+        let read = self.ooo.base - self.rcv_buf.len() as u64;
+        self.rcv_up.map_or(0, |up| up.saturating_sub(read) as usize)
+    }
 }

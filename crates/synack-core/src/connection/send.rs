@@ -38,6 +38,14 @@ impl Connection {
         Ok(n)
     }
 
+    /// SEND with the URGENT flag (RFC 9293 §3.10.2): queues `data` and marks
+    /// its end as the urgent pointer.
+    pub(crate) fn send_urgent(&mut self, now: Instant, cfg: &Config, data: &[u8]) -> Result<usize, Error> {
+        let n = self.send(now, cfg, data)?;
+        self.snd_up = Some(self.snd_buf_seq + self.send_buf.len() as u32);
+        Ok(n)
+    }
+
     /// Bytes the user may still queue.
     pub(crate) fn send_capacity(&self) -> usize {
         self.send_limit.saturating_sub(self.send_buf.len())
@@ -353,6 +361,14 @@ impl Connection {
         let syn = flags.syn();
         let options = self.segment_options(now, cfg, flags);
         let window = if flags.rst() && !flags.ack() { 0 } else { self.window_to_advertise(syn) };
+        // RFC 9293 §3.8.5 (MUST-62): the pointer is the offset of the first
+        // octet after the urgent data.
+        let mut flags = flags;
+        let mut urgent = 0;
+        if let Some(up) = self.snd_up.filter(|&up| up > seq && !syn && !flags.rst()) {
+            flags |= TcpFlags::URG;
+            urgent = up.since(seq).min(u32::from(u16::MAX)) as u16;
+        }
         let repr = TcpRepr {
             src_port: self.tuple.local.port(),
             dst_port: self.tuple.remote.port(),
@@ -360,7 +376,7 @@ impl Connection {
             ack: if flags.ack() { self.rcv_nxt.0 } else { 0 },
             flags,
             window,
-            urgent: 0,
+            urgent,
             options,
         };
         let hlen = repr.header_len();

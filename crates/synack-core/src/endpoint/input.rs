@@ -59,6 +59,7 @@ impl Endpoint {
             flags: tcp.flags(),
             window: tcp.window(),
             options: *tcp.options(),
+            urgent: tcp.urgent(),
             payload: tcp.payload(),
         };
         if let Some(&idx) = self.table.get(&tuple) {

@@ -327,6 +327,18 @@ impl Endpoint {
         self.with_conn(now, idx, |c, cfg| c.send(now, cfg, data))
     }
 
+    /// SEND with the URGENT flag (§3.10.2, §3.8.5): the segments carrying
+    /// `data` point past its end with the urgent pointer.
+    pub fn send_urgent(&mut self, now: Instant, h: ConnHandle, data: &[u8]) -> Result<usize, Error> {
+        let idx = self.check(h)?;
+        self.with_conn(now, idx, |c, cfg| c.send_urgent(now, cfg, data))
+    }
+
+    /// How many of the unread bytes are urgent (RFC 9293 MUST-33); 0 when none.
+    pub fn urgent_unread(&self, h: ConnHandle) -> Result<usize, Error> {
+        Ok(self.conn(h)?.urgent_unread())
+    }
+
     /// RECEIVE (§3.10.3): reads into `buf`; `Ok(0)` is end of stream.
     pub fn recv(&mut self, now: Instant, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
         let idx = self.check(h)?;
@@ -522,6 +534,9 @@ impl Endpoint {
             }
             if pending.readable {
                 self.events.push_back(Event::Readable(handle));
+            }
+            if pending.urgent {
+                self.events.push_back(Event::Urgent(handle));
             }
             if pending.writable {
                 self.events.push_back(Event::Writable(handle));

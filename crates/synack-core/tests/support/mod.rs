@@ -407,3 +407,24 @@ pub fn craft_between(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags
     tcp.emit(&mut buf[hl..], payload, src.ip(), dst.ip()).unwrap();
     buf
 }
+
+/// A segment with URG and an urgent pointer, between A_ADDR and B_ADDR.
+pub fn craft_urgent(from: Side, seq: u32, ack: u32, urgent: u16, payload: &[u8]) -> Vec<u8> {
+    let (src, dst) = if from == Side::A { (A_ADDR, B_ADDR) } else { (B_ADDR, A_ADDR) };
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq,
+        ack,
+        flags: TcpFlags::ACK | TcpFlags::URG,
+        window: 65535,
+        urgent,
+        options: TcpOptions::default(),
+    };
+    let tcp_len = tcp.header_len() + payload.len();
+    let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit: 64 };
+    let mut buf = vec![0u8; 20 + tcp_len];
+    let hl = ip.emit(&mut buf).unwrap();
+    tcp.emit(&mut buf[hl..], payload, src.ip(), dst.ip()).unwrap();
+    buf
+}
