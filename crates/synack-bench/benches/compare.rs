@@ -14,25 +14,30 @@ const HANDSHAKES: u32 = 20_000;
 const BUFFER: usize = 4 << 20;
 
 fn main() {
+    // `cargo bench -p synack-bench -- FILTER`: run only the cases whose name
+    // contains FILTER ("bulk", "1500", "handshake", "synack", "smoltcp").
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
     println!("synack-core vs smoltcp 0.14, in memory, one connection, same process");
     for mtu in [1500u16, 65535] {
-        let ours = synack_bulk(mtu);
-        let theirs = smol::bulk(mtu);
-        println!(
-            "bulk  MTU {mtu:>5}: synack {:>6.2} Gbit/s   smoltcp {:>6.2} Gbit/s   ratio {:.2}x",
-            ours,
-            theirs,
-            ours / theirs
-        );
+        let ours = wanted(&format!("bulk {mtu} synack")).then(|| synack_bulk(mtu));
+        let theirs = wanted(&format!("bulk {mtu} smoltcp")).then(|| smol::bulk(mtu));
+        report(&format!("bulk  MTU {mtu:>5}"), "Gbit/s", ours, theirs);
     }
-    let ours = synack_handshakes();
-    let theirs = smol::handshakes();
-    println!(
-        "handshake+close:  synack {:>8.0} /s       smoltcp {:>8.0} /s       ratio {:.2}x",
-        ours,
-        theirs,
-        ours / theirs
-    );
+    let ours = wanted("handshake synack").then(synack_handshakes);
+    let theirs = wanted("handshake smoltcp").then(smol::handshakes);
+    report("handshake+close ", "/s", ours, theirs);
+}
+
+fn report(what: &str, unit: &str, ours: Option<f64>, theirs: Option<f64>) {
+    let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} {unit}"));
+    let ratio = match (ours, theirs) {
+        (Some(a), Some(b)) => format!("ratio {:.2}x", a / b),
+        _ => String::new(),
+    };
+    if ours.is_some() || theirs.is_some() {
+        println!("{what}: synack {:>16}   smoltcp {:>16}   {ratio}", show(ours), show(theirs));
+    }
 }
 
 fn gbits(bytes: u64, d: Duration) -> f64 {

@@ -308,7 +308,8 @@ impl Connection {
             return None;
         }
         // SACK blocks make the header longer: the payload shrinks to fit.
-        let header = synack_wire::tcp::HEADER_LEN + self.segment_options(now, cfg, TcpFlags::ACK).len();
+        let options = self.segment_options(now, cfg, TcpFlags::ACK);
+        let header = synack_wire::tcp::HEADER_LEN + options.len();
         let max_len = max_len.min(buf.len().saturating_sub(header));
         let len = (self.send_buf.len() - off).min(max_len);
         let fin = self.fin_queued && off + len == self.send_buf.len();
@@ -322,7 +323,7 @@ impl Connection {
         if fin {
             flags |= TcpFlags::FIN;
         }
-        let n = self.emit(now, cfg, buf, seq, flags, len)?;
+        let n = self.emit_with(now, buf, seq, flags, len, options)?;
         let end = seq + len as u32 + u32::from(fin);
         if seq < self.snd_max {
             self.stats.retransmits += 1;
@@ -358,8 +359,21 @@ impl Connection {
         flags: TcpFlags,
         len: usize,
     ) -> Option<usize> {
-        let syn = flags.syn();
         let options = self.segment_options(now, cfg, flags);
+        self.emit_with(now, buf, seq, flags, len, options)
+    }
+
+    /// [`Self::emit`] with the options already built.
+    fn emit_with(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        seq: SeqNum,
+        flags: TcpFlags,
+        len: usize,
+        options: TcpOptions,
+    ) -> Option<usize> {
+        let syn = flags.syn();
         let window = if flags.rst() && !flags.ack() { 0 } else { self.window_to_advertise(syn) };
         // RFC 9293 §3.8.5 (MUST-62): the pointer is the offset of the first
         // octet after the urgent data.

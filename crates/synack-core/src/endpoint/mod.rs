@@ -53,6 +53,8 @@ struct Slot {
 struct Entry {
     conn: Connection,
     /// Deadline registered in `Endpoint::timers`.
+    /// Time registered in `Endpoint::timers`: never later than the
+    /// connection's real deadline (it may be earlier, see `settle`).
     deadline: Option<Instant>,
     /// In `Endpoint::ready`.
     queued: bool,
@@ -160,7 +162,8 @@ impl Endpoint {
         self.events.pop_front()
     }
 
-    /// The earliest time at which [`Endpoint::handle_timeout`] has work.
+    /// When [`Endpoint::handle_timeout`] should next be called. It may be
+    /// early (a timer that was pushed back); calling early is harmless.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.first().map(|&(t, _)| t)
     }
@@ -181,7 +184,11 @@ impl Endpoint {
         for &idx in &due {
             if let Some(e) = self.slots.get_mut(idx as usize).and_then(|s| s.entry.as_mut()) {
                 e.deadline = None;
-                e.conn.on_timeout(now, &self.cfg);
+                // The entry may be stale (the deadline moved later since): then
+                // `settle` just registers the real one.
+                if e.conn.next_deadline().is_some_and(|d| d <= now) {
+                    e.conn.on_timeout(now, &self.cfg);
+                }
             }
             self.after(now, idx);
         }
@@ -549,15 +556,18 @@ impl Endpoint {
             self.on_passive_progress(idx, li, &pending, handle);
         }
         let e = self.slots[idx as usize].entry.as_mut().expect("live");
-        let deadline = e.conn.next_deadline();
-        if deadline != e.deadline {
-            if let Some(old) = e.deadline {
-                self.timers.remove(&(old, idx));
-            }
-            if let Some(new) = deadline {
+        // Lazy re-registration: a deadline that moved later (the common case,
+        // a restarted retransmission timer) keeps its earlier entry, which is
+        // checked and replaced when it comes due. Only an earlier deadline
+        // touches the ordered set.
+        if let Some(new) = e.conn.next_deadline() {
+            if e.deadline.is_none_or(|old| new < old) {
+                if let Some(old) = e.deadline {
+                    self.timers.remove(&(old, idx));
+                }
                 self.timers.insert((new, idx));
+                e.deadline = Some(new);
             }
-            e.deadline = deadline;
         }
     }
 
