@@ -7,6 +7,32 @@
 //! per-connection calls (`send`, `recv`, `shutdown`, `close`, `abort`) plus
 //! [`Event`]s. The core never reads a clock, does I/O, or draws randomness of
 //! its own, so the same inputs always give the same packets, byte for byte.
+//!
+//! ```
+//! use synack_core::{Config, Endpoint, Instant};
+//!
+//! let mut client = Endpoint::new(Config::default(), 1);
+//! let mut server = Endpoint::new(Config::default(), 2);
+//! let now = Instant::from_micros(0);
+//! let listener = server.listen("10.0.0.2:80".parse().unwrap(), 16).unwrap();
+//! let conn = client.connect(now, "10.0.0.1:0".parse().unwrap(), "10.0.0.2:80".parse().unwrap()).unwrap();
+//! client.send(now, conn, b"hello").unwrap();
+//!
+//! // The "network": hand every datagram one endpoint emits to the other.
+//! let mut buf = [0u8; 1500];
+//! for _ in 0..4 {
+//!     while let Some(n) = client.poll_transmit(now, &mut buf) {
+//!         server.handle_packet(now, &buf[..n]);
+//!     }
+//!     while let Some(n) = server.poll_transmit(now, &mut buf) {
+//!         client.handle_packet(now, &buf[..n]);
+//!     }
+//! }
+//! let accepted = server.accept(listener).unwrap();
+//! let mut got = [0u8; 16];
+//! let n = server.recv(now, accepted, &mut got).unwrap();
+//! assert_eq!(&got[..n], b"hello");
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
