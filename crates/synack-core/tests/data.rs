@@ -151,14 +151,7 @@ fn nodelay_sends_small_segments_at_once() {
 #[test]
 fn receiver_window_never_shrinks_and_small_openings_are_not_advertised() {
     let cfg = Config { recv_buffer: 8192, window_scaling: false, ..Config::default() };
-    let mut p = Pair::with_configs(Config::default(), cfg);
-    p.hold_b = true;
-    p.listen();
-    let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
-    r.inject(PEER_ISN, 0, SYN, &[]);
-    r.iss = r.take()[0].seq;
-    r.inject(PEER_ISN + 1, r.iss + 1, ACK, &[]);
-    r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
+    let mut r = Raw::passive_with(cfg);
     r.inject(PEER_ISN + 1, r.our_next(), ACK, &[1u8; 1460]);
     r.inject(PEER_ISN + 1461, r.our_next(), ACK, &[1u8; 1460]);
     let ack = r.take().remove(0);
@@ -264,14 +257,7 @@ fn syns_beyond_the_backlog_are_dropped() {
 #[test]
 fn out_of_order_data_beyond_the_window_is_not_stored() {
     let cfg = Config { recv_buffer: 4096, window_scaling: false, ..Config::default() };
-    let mut p = Pair::with_configs(Config::default(), cfg);
-    p.hold_b = true;
-    p.listen();
-    let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
-    r.inject(PEER_ISN, 0, SYN, &[]);
-    r.iss = r.take()[0].seq;
-    r.inject(PEER_ISN + 1, r.iss + 1, ACK, &[]);
-    r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
+    let mut r = Raw::passive_with(cfg);
     // 100 segments far beyond the 4 KiB window: none is kept.
     for i in 0..100u32 {
         r.inject(PEER_ISN + 5000 + i * 1000, r.our_next(), ACK, &[1u8; 1000]);

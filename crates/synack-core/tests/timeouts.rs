@@ -57,14 +57,7 @@ fn retransmission_timeout_resends_from_snd_una_with_backoff() {
 #[test]
 fn retransmissions_exhausted_close_with_timed_out() {
     let cfg = Config { retries2: 3, ..Config::default() };
-    let mut p = Pair::with_configs(Config::default(), cfg);
-    p.hold_b = true;
-    p.listen();
-    let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
-    r.inject(PEER_ISN, 0, TcpFlags::SYN, &[]);
-    r.iss = r.take()[0].seq;
-    r.inject(PEER_ISN + 1, r.iss + 1, ACK, &[]);
-    r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
+    let mut r = Raw::passive_with(cfg);
     r.send(b"never acked");
     r.run_for(Duration::from_secs(300));
     assert_eq!(r.state(), State::Closed);
@@ -170,14 +163,7 @@ fn keepalive_probes_an_idle_connection_and_times_out_without_answers() {
         keepalive_count: 3,
         ..Config::default()
     };
-    let mut p = Pair::with_configs(Config::default(), cfg);
-    p.hold_b = true;
-    p.listen();
-    let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
-    r.inject(PEER_ISN, 0, TcpFlags::SYN, &[]);
-    r.iss = r.take()[0].seq;
-    r.inject(PEER_ISN + 1, r.iss + 1, ACK, &[]);
-    r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
+    let mut r = Raw::passive_with(cfg);
     let (now, h) = (r.now(), r.h.unwrap());
     r.ep().set_keepalive(now, h, true).unwrap();
     r.run_for(Duration::from_millis(10_100));

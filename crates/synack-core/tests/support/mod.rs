@@ -234,8 +234,22 @@ pub fn craft_with(
     options: TcpOptions,
     payload: &[u8],
 ) -> Vec<u8> {
-    let (src, dst) = if from == Side::A { (A_ADDR, B_ADDR) } else { (B_ADDR, A_ADDR) };
+    let (src, dst) = ends(from);
     let tcp = TcpRepr { src_port: src.port(), dst_port: dst.port(), seq, ack, flags, window, urgent: 0, options };
+    ipv4_segment(src, dst, &tcp, payload)
+}
+
+/// The addresses of a segment sent by `from`.
+fn ends(from: Side) -> (SocketAddr, SocketAddr) {
+    if from == Side::A {
+        (A_ADDR, B_ADDR)
+    } else {
+        (B_ADDR, A_ADDR)
+    }
+}
+
+/// Wraps a TCP header and payload in IPv4.
+fn ipv4_segment(src: SocketAddr, dst: SocketAddr, tcp: &TcpRepr, payload: &[u8]) -> Vec<u8> {
     let tcp_len = tcp.header_len() + payload.len();
     let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit: 64 };
     let mut buf = vec![0u8; 20 + tcp_len];
@@ -282,7 +296,20 @@ impl Raw {
 
     /// B ESTABLISHED with the peer, accepted (handle in `h`).
     pub fn passive() -> Raw {
-        let mut r = Raw::syn_received();
+        Raw::passive_with(Config::default())
+    }
+
+    /// As [`Raw::passive`], with B configured by `cfg`.
+    pub fn passive_with(cfg: Config) -> Raw {
+        let mut p = Pair::with_configs(Config::default(), cfg);
+        p.hold_b = true;
+        p.listen();
+        let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
+        r.inject(PEER_ISN, 0, TcpFlags::SYN, &[]);
+        let out = r.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].flags, TcpFlags::SYN | TcpFlags::ACK);
+        r.iss = out[0].seq;
         r.inject(PEER_ISN + 1, r.iss.wrapping_add(1), TcpFlags::ACK, &[]);
         let l = r.p.listener.unwrap();
         r.h = Some(r.p.b.accept(l).expect("accept"));
@@ -390,41 +417,17 @@ impl Raw {
 
 /// An IPv4+TCP packet between any two addresses (no options).
 pub fn craft_between(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: TcpFlags, payload: &[u8]) -> Vec<u8> {
-    let tcp = TcpRepr {
-        src_port: src.port(),
-        dst_port: dst.port(),
-        seq,
-        ack,
-        flags,
-        window: 65535,
-        urgent: 0,
-        options: TcpOptions::default(),
-    };
-    let tcp_len = tcp.header_len() + payload.len();
-    let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit: 64 };
-    let mut buf = vec![0u8; 20 + tcp_len];
-    let hl = ip.emit(&mut buf).unwrap();
-    tcp.emit(&mut buf[hl..], payload, src.ip(), dst.ip()).unwrap();
-    buf
+    let options = TcpOptions::default();
+    let tcp =
+        TcpRepr { src_port: src.port(), dst_port: dst.port(), seq, ack, flags, window: 65535, urgent: 0, options };
+    ipv4_segment(src, dst, &tcp, payload)
 }
 
 /// A segment with URG and an urgent pointer, between A_ADDR and B_ADDR.
 pub fn craft_urgent(from: Side, seq: u32, ack: u32, urgent: u16, payload: &[u8]) -> Vec<u8> {
-    let (src, dst) = if from == Side::A { (A_ADDR, B_ADDR) } else { (B_ADDR, A_ADDR) };
-    let tcp = TcpRepr {
-        src_port: src.port(),
-        dst_port: dst.port(),
-        seq,
-        ack,
-        flags: TcpFlags::ACK | TcpFlags::URG,
-        window: 65535,
-        urgent,
-        options: TcpOptions::default(),
-    };
-    let tcp_len = tcp.header_len() + payload.len();
-    let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit: 64 };
-    let mut buf = vec![0u8; 20 + tcp_len];
-    let hl = ip.emit(&mut buf).unwrap();
-    tcp.emit(&mut buf[hl..], payload, src.ip(), dst.ip()).unwrap();
-    buf
+    let (src, dst) = ends(from);
+    let flags = TcpFlags::ACK | TcpFlags::URG;
+    let options = TcpOptions::default();
+    let tcp = TcpRepr { src_port: src.port(), dst_port: dst.port(), seq, ack, flags, window: 65535, urgent, options };
+    ipv4_segment(src, dst, &tcp, payload)
 }
