@@ -94,6 +94,11 @@ impl RingBuf {
         n
     }
 
+    /// Bytes allocated.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Frees the allocation (the ring must be empty to keep its bytes).
     pub fn release(&mut self) {
         *self = RingBuf::default();

@@ -282,3 +282,23 @@ fn urgent_send_sets_urg_and_the_pointer_past_the_urgent_data() {
     let tcp = synack_wire::TcpPacket::parse(ip.payload()).unwrap();
     assert_eq!(tcp.urgent(), 2, "points to the octet after the urgent data");
 }
+
+#[test]
+fn buffers_are_allocated_on_demand_and_freed_when_idle() {
+    let (mut p, c, s) = Pair::established();
+    assert_eq!(p.a.info(c).unwrap().buffer_bytes, 0, "no data yet, no buffers");
+    let now = p.now;
+    p.a.send(now, c, &[3u8; 100_000]).unwrap();
+    assert!(p.a.info(c).unwrap().buffer_bytes >= 100_000);
+    p.run_for(Duration::from_millis(300));
+    assert_eq!(p.read_all(Side::B, s).len(), 100_000);
+    assert!(p.b.info(s).unwrap().buffer_bytes > 0, "still allocated right after use");
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.a.info(c).unwrap().buffer_bytes, 0);
+    assert_eq!(p.b.info(s).unwrap().buffer_bytes, 0);
+    // And they come back when needed.
+    let now = p.now;
+    p.a.send(now, c, b"again").unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.read_all(Side::B, s), b"again");
+}

@@ -226,6 +226,9 @@ impl Connection {
     pub(crate) fn recv(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Result<usize, Error> {
         if !self.rcv_buf.is_empty() && !buf.is_empty() {
             let n = self.rcv_buf.pop_into(buf);
+            if self.rcv_buf.is_empty() {
+                self.note_drained(now);
+            }
             self.maybe_window_update();
             self.after_event(now, cfg);
             return Ok(n);

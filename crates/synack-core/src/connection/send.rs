@@ -96,6 +96,9 @@ impl Connection {
             let data_acked = (ack.since(self.snd_buf_seq) as usize).min(self.send_buf.len());
             if data_acked > 0 {
                 self.send_buf.consume(data_acked);
+                if self.send_buf.is_empty() {
+                    self.note_drained(now);
+                }
                 self.snd_buf_seq += data_acked as u32;
                 self.pending.writable = true;
             }

@@ -58,6 +58,8 @@ pub struct ConnectionInfo {
     pub unacked: u32,
     /// Bytes queued but never sent.
     pub notsent_bytes: usize,
+    /// Bytes allocated for the send and receive buffers.
+    pub buffer_bytes: usize,
     /// Peer's window in bytes.
     pub snd_wnd: u32,
     /// Segments received.
@@ -112,6 +114,7 @@ impl Connection {
             backoff: self.rtt.backoff(),
             unacked: self.snd_max.since(self.snd_una),
             notsent_bytes: self.send_buf.len().saturating_sub(self.snd_max.since(self.snd_buf_seq) as usize),
+            buffer_bytes: self.send_buf.capacity() + self.rcv_buf.capacity(),
             snd_wnd: self.snd_wnd,
             segs_in: s.segs_in,
             segs_out: s.segs_out,

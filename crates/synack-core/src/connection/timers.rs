@@ -20,6 +20,8 @@ pub(super) struct Timers {
     pub keepalive: Option<Instant>,
     /// End of TIME-WAIT, or of an orphan's FIN-WAIT-2.
     pub close: Option<Instant>,
+    /// Free drained buffers if they stay empty until then.
+    pub shrink: Option<Instant>,
 }
 
 impl Connection {
@@ -33,7 +35,7 @@ impl Connection {
             (Some(ut), Some(since)) if self.state != State::TimeWait => Some(since + ut),
             _ => None,
         };
-        [t.rtx, t.delack, t.keepalive, t.close, user].into_iter().flatten().min()
+        [t.rtx, t.delack, t.keepalive, t.close, t.shrink, user].into_iter().flatten().min()
     }
 
     /// Re-arms the timers after an event.
@@ -77,6 +79,10 @@ impl Connection {
             if self.state == State::Closed {
                 return;
             }
+        }
+        if self.timers.shrink.is_some_and(|t| t <= now) {
+            self.timers.shrink = None;
+            self.release_idle_buffers();
         }
         if self.timers.delack.is_some_and(|t| t <= now) {
             self.timers.delack = None;
@@ -149,4 +155,22 @@ impl Connection {
         self.user_timeout = timeout;
         self.after_event(now, cfg);
     }
+
+    /// A buffer was drained: free it if it is still empty after a while
+    /// (DESIGN.md: memory on demand, shrinking back when idle).
+    pub(super) fn note_drained(&mut self, now: Instant) {
+        self.timers.shrink = Some(now + IDLE_SHRINK);
+    }
+
+    fn release_idle_buffers(&mut self) {
+        if self.send_buf.is_empty() {
+            self.send_buf.release();
+        }
+        if self.rcv_buf.is_empty() {
+            self.rcv_buf.release();
+        }
+    }
 }
+
+/// How long a drained buffer stays allocated before it is freed.
+const IDLE_SHRINK: core::time::Duration = core::time::Duration::from_secs(1);
