@@ -1,6 +1,7 @@
 //! The `synack` command.
 
 mod demo;
+mod drill;
 mod ladder;
 mod units;
 
@@ -21,6 +22,8 @@ enum Command {
     /// A client and a server on a simulated network: handshake, data, close,
     /// drawn as a ladder diagram.
     Demo(demo::DemoArgs),
+    /// Run packetdrill-dialect scripts against synack-core in virtual time.
+    Drill(drill::DrillArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Drill(args) => return drill::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,6 +60,12 @@ pub struct ConnectionInfo {
     pub notsent_bytes: usize,
     /// Bytes allocated for the send and receive buffers.
     pub buffer_bytes: usize,
+    /// In NewReno fast recovery.
+    pub in_recovery: bool,
+    /// Consecutive retransmission timeouts without progress.
+    pub retries: u32,
+    /// Bytes readable by the application.
+    pub readable: usize,
     /// Peer's window in bytes.
     pub snd_wnd: u32,
     /// Segments received.
@@ -115,6 +121,9 @@ impl Connection {
             unacked: self.snd_max.since(self.snd_una),
             notsent_bytes: self.send_buf.len().saturating_sub(self.snd_max.since(self.snd_buf_seq) as usize),
             buffer_bytes: self.send_buf.capacity() + self.rcv_buf.capacity(),
+            in_recovery: self.in_recovery,
+            retries: self.retries,
+            readable: self.rcv_buf.len(),
             snd_wnd: self.snd_wnd,
             segs_in: s.segs_in,
             segs_out: s.segs_out,

@@ -142,6 +142,12 @@ impl Endpoint {
         &self.cfg
     }
 
+    /// The configuration, to change: connections opened later use the new
+    /// values, and live connections see them from their next event on.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.cfg
+    }
+
     /// Installs an observer of every packet and state change.
     pub fn set_tracer(&mut self, tracer: Box<dyn Tracer>) {
         self.tracer = Some(tracer);
@@ -239,6 +245,16 @@ impl Endpoint {
             return Ok(h);
         }
         Err(Error::WouldBlock)
+    }
+
+    /// Established connections waiting in a listener's accept queue.
+    pub fn pending_accepts(&self, listener: ListenerHandle) -> Result<usize, Error> {
+        match self.listeners.get(listener.index as usize) {
+            Some((g, Some(l))) if *g == listener.generation => {
+                Ok(l.accept_queue.iter().filter(|h| Self::index_of(&self.slots, **h).is_some()).count())
+            }
+            _ => Err(Error::InvalidHandle),
+        }
     }
 
     /// Stops listening. Connections not yet accepted are reset (as Linux does).

@@ -1,0 +1,87 @@
+//! `synack drill`: runs scripts and reports each, then a summary line.
+//! Exit status: 0 all passed, 1 a script failed, 2 a script cannot be parsed.
+
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use synack_drill::{collect_scripts, run_file, Outcome, RunOptions};
+
+/// Options of `synack drill`.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Time tolerance for outbound packets, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub tolerance_ms: u64,
+    /// Print every event and packet of each script.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Script files, or directories searched for *.pkt.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs the scripts and prints the report.
+pub fn run(args: &DrillArgs) -> ExitCode {
+    let opts = RunOptions { tolerance: core::time::Duration::from_millis(args.tolerance_ms), verbose: args.verbose };
+    let mut files = Vec::new();
+    for p in &args.paths {
+        match collect_scripts(p) {
+            Ok(f) => files.extend(f),
+            Err(e) => {
+                eprintln!("error: {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (mut passed, mut failed, mut unparsable) = (0, 0, 0);
+    let mut skipped = Vec::new();
+    for f in &files {
+        let r = match run_file(f, &opts) {
+            Ok(r) => r,
+            Err(e) => {
+                println!("{}: cannot read: {e}", f.display());
+                unparsable += 1;
+                continue;
+            }
+        };
+        let name = f.display();
+        for w in &r.warnings {
+            println!("{name}: warning: {w}");
+        }
+        if args.verbose {
+            for t in &r.trace {
+                println!("{name}:   {t}");
+            }
+        }
+        match &r.outcome {
+            Outcome::Passed => {
+                passed += 1;
+                println!("{name}: pass");
+            }
+            Outcome::Failed { line, message } => {
+                failed += 1;
+                println!("{name}:{line}: FAIL: {message}");
+            }
+            Outcome::Skipped { line, reason } => {
+                println!("{name}:{line}: skipped: {reason}");
+                skipped.push(format!("{name}:{line}: {reason}"));
+            }
+            Outcome::ParseError(e) => {
+                unparsable += 1;
+                println!("{name}:{}:{}: parse error: {}", e.line, e.col, e.message);
+            }
+        }
+    }
+    let mut summary = format!("{passed} passed, {} failed", failed + unparsable);
+    if !skipped.is_empty() {
+        summary.push_str(&format!(", {} skipped", skipped.len()));
+    }
+    println!("{summary}");
+    if unparsable > 0 {
+        ExitCode::from(2)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

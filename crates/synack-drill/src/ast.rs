@@ -1,0 +1,209 @@
+//! The parsed form of a script.
+
+use synack_wire::TcpFlags;
+
+/// A whole script.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// `--name=value` runner options, with their line numbers.
+    pub options: Vec<(String, String, usize)>,
+    /// `// synack: KEY=VALUE` stack configuration, with line numbers.
+    pub config: Vec<(String, String, usize)>,
+    /// The events, in order.
+    pub events: Vec<Event>,
+}
+
+/// One timed line (or block) of a script.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Line number (1-based) where the event starts.
+    pub line: usize,
+    /// When it happens.
+    pub time: TimeSpec,
+    /// What happens.
+    pub kind: EventKind,
+}
+
+/// A point in script time as written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimePoint {
+    /// Written with `+`: relative to the previous event.
+    pub relative: bool,
+    /// Seconds.
+    pub secs: f64,
+}
+
+/// When an event happens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimeSpec {
+    /// `*`: any time.
+    Any,
+    /// One time.
+    At(TimePoint),
+    /// `a...b`: a blocking call starts at `a` and returns by `b`.
+    Range(TimePoint, TimePoint),
+    /// `a~b`: a packet at any time in the window.
+    Window(TimePoint, TimePoint),
+    /// No time written (assertions, configuration lines): the previous event's.
+    Previous,
+}
+
+/// What an event does.
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    /// A packet in or out.
+    Packet(PacketSpec),
+    /// A system call and its expected result.
+    Syscall(SyscallSpec),
+    /// `%{ ... }%` assertions.
+    Assert(Vec<Assertion>),
+    /// A backtick command.
+    Command(String),
+}
+
+/// Direction of a scripted packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// `<`: the script sends it to the stack.
+    In,
+    /// `>`: the stack must send it.
+    Out,
+}
+
+/// A TCP option as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptSpec {
+    /// `nop`
+    Nop,
+    /// `eol`
+    Eol,
+    /// `mss N`
+    Mss(u16),
+    /// `wscale N`
+    WScale(u8),
+    /// `sackOK`
+    SackOk,
+    /// `sack A:B ...` (relative sequence numbers)
+    Sack(Vec<(u32, u32)>),
+    /// `TS val X ecr Y`
+    Ts(u32, u32),
+}
+
+/// The options of a scripted packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionsSpec {
+    /// No `<...>`: no options at all.
+    None,
+    /// `<...>`: any options (outbound only).
+    Any,
+    /// An exact list.
+    List(Vec<OptSpec>),
+}
+
+/// A scripted packet.
+#[derive(Debug, Clone)]
+pub struct PacketSpec {
+    /// In or out.
+    pub dir: Dir,
+    /// The TCP flags.
+    pub flags: TcpFlags,
+    /// Relative sequence number of the first byte.
+    pub start: u32,
+    /// Relative sequence number past the last byte.
+    pub end: u32,
+    /// Payload length.
+    pub len: u32,
+    /// `ack N`, relative.
+    pub ack: Option<u32>,
+    /// `win N`, raw.
+    pub win: Option<u16>,
+    /// `urg N`, the urgent pointer.
+    pub urg: Option<u16>,
+    /// The options.
+    pub options: OptionsSpec,
+}
+
+/// An argument of a system call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    /// `...`: the default.
+    Ellipsis,
+    /// A number.
+    Int(i64),
+    /// Symbols joined by `|` (`O_RDWR|O_NONBLOCK`).
+    Symbols(Vec<String>),
+    /// `[a, b]`: a pointer to a value or an array.
+    List(Vec<Arg>),
+    /// `{a=b, ...}`: a struct.
+    Struct(Vec<(String, Arg)>),
+    /// `"text"`.
+    Str(String),
+}
+
+/// A scripted system call.
+#[derive(Debug, Clone)]
+pub struct SyscallSpec {
+    /// The call's name.
+    pub name: String,
+    /// Its arguments.
+    pub args: Vec<Arg>,
+    /// The expected return value.
+    pub ret: i64,
+    /// The expected errno name when `ret` is -1.
+    pub errno: Option<String>,
+}
+
+/// One `assert` inside `%{ }%`.
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    /// Line number.
+    pub line: usize,
+    /// The source text of the expression.
+    pub text: String,
+    /// The parsed expression.
+    pub expr: Expr,
+}
+
+/// An assertion expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// An integer.
+    Int(i64),
+    /// A `tcpi_*` field (or another name, reported as unsupported).
+    Name(String),
+    /// `not e`.
+    Not(Box<Expr>),
+    /// `-e`.
+    Neg(Box<Expr>),
+    /// A binary operation.
+    Bin(Box<Expr>, BinOp, Box<Expr>),
+}
+
+/// Binary operators of assertions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `and`
+    And,
+    /// `or`
+    Or,
+}

@@ -1,0 +1,647 @@
+//! The socket layer: the system calls of DRILL.md mapped onto synack-core,
+//! with Linux's blocking, non-blocking and errno behaviour.
+
+use crate::ast::{Arg, SyscallSpec};
+use crate::runner::Engine;
+use core::net::SocketAddr;
+use core::time::Duration;
+use synack_core::{CloseReason, ConnHandle, Error, Instant, ListenerHandle, State};
+
+/// What a socket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockKind {
+    /// Created, maybe bound.
+    Fresh,
+    /// Listening.
+    Listener(ListenerHandle),
+    /// A connection (connecting, connected, or finished).
+    Conn(ConnHandle),
+}
+
+/// A socket of the script.
+#[derive(Debug, Clone)]
+pub struct Sock {
+    /// What it is.
+    pub kind: SockKind,
+    /// O_NONBLOCK.
+    pub nonblocking: bool,
+    /// Address from bind.
+    pub bound: Option<SocketAddr>,
+    /// SO_LINGER with a zero timeout: close aborts.
+    pub linger_zero: bool,
+    /// SO_KEEPALIVE.
+    pub keepalive: bool,
+    /// TCP_NODELAY.
+    pub nodelay: bool,
+    /// TCP_USER_TIMEOUT.
+    pub user_timeout: Option<Duration>,
+    /// An error for SO_ERROR, taken when read.
+    pub so_error: Option<i64>,
+    /// A non-blocking connect completed and the next connect call should say 0.
+    pub connect_done_unreported: bool,
+    /// A connect was started.
+    pub connecting: bool,
+}
+
+impl Sock {
+    fn new() -> Self {
+        Sock {
+            kind: SockKind::Fresh,
+            nonblocking: false,
+            bound: None,
+            linger_zero: false,
+            keepalive: false,
+            nodelay: false,
+            user_timeout: None,
+            so_error: None,
+            connect_done_unreported: false,
+            connecting: false,
+        }
+    }
+}
+
+/// The outcome of one try of a system call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    /// Returned this value (with this errno when -1).
+    Done(i64, Option<&'static str>),
+    /// Would block: a blocking socket waits and tries again.
+    Block,
+    /// Returned, but an output value differs from the script.
+    Mismatch(String),
+    /// The layer cannot do this: the script is skipped.
+    Unsupported(String),
+}
+
+/// Progress of a call that blocks (kept between tries).
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// Bytes written so far by a blocking write.
+    pub written: usize,
+    /// When a poll with a timeout gives up.
+    pub poll_deadline: Option<Instant>,
+    /// The call was tried at least once.
+    pub started: bool,
+}
+
+/// errno name and number for an error of the core.
+pub fn errno_of(e: Error) -> (&'static str, i64) {
+    match e {
+        Error::WouldBlock => ("EAGAIN", 11),
+        Error::NotConnected | Error::InvalidState => ("ENOTCONN", 107),
+        Error::ConnectionReset => ("ECONNRESET", 104),
+        Error::ConnectionRefused => ("ECONNREFUSED", 111),
+        Error::TimedOut => ("ETIMEDOUT", 110),
+        Error::ConnectionAborted => ("ECONNABORTED", 103),
+        Error::BrokenPipe => ("EPIPE", 32),
+        Error::AddrInUse => ("EADDRINUSE", 98),
+        Error::AddrNotAvailable => ("EADDRNOTAVAIL", 99),
+        Error::HostUnreachable => ("EHOSTUNREACH", 113),
+        Error::TooManyConnections => ("EMFILE", 24),
+        Error::InvalidHandle => ("EBADF", 9),
+    }
+}
+
+/// The number of a symbol that scripts use as an argument or expected value.
+pub fn symbol(name: &str) -> Option<i64> {
+    Some(match name {
+        "AF_INET" | "PF_INET" => 2,
+        "AF_INET6" | "PF_INET6" => 10,
+        "SOCK_STREAM" => 1,
+        "IPPROTO_TCP" | "SOL_TCP" => 6,
+        "SOL_SOCKET" => 1,
+        "F_GETFL" => 3,
+        "F_SETFL" => 4,
+        "O_RDWR" => 2,
+        "O_NONBLOCK" => 0x800,
+        "SHUT_RD" => 0,
+        "SHUT_WR" => 1,
+        "SHUT_RDWR" => 2,
+        "POLLIN" => 0x1,
+        "POLLPRI" => 0x2,
+        "POLLOUT" => 0x4,
+        "POLLERR" => 0x8,
+        "POLLHUP" => 0x10,
+        "POLLNVAL" => 0x20,
+        "POLLRDNORM" => 0x40,
+        "POLLWRNORM" => 0x100,
+        "POLLRDHUP" => 0x2000,
+        "EAGAIN" | "EWOULDBLOCK" => 11,
+        "EINPROGRESS" => 115,
+        "EALREADY" => 114,
+        "ECONNREFUSED" => 111,
+        "ECONNRESET" => 104,
+        "ETIMEDOUT" => 110,
+        "EPIPE" => 32,
+        "ENOTCONN" => 107,
+        "EISCONN" => 106,
+        "EHOSTUNREACH" => 113,
+        "ECONNABORTED" => 103,
+        _ => return None,
+    })
+}
+
+fn int(a: &Arg) -> Option<i64> {
+    match a {
+        Arg::Int(v) => Some(*v),
+        Arg::Symbols(s) => s.iter().map(|x| symbol(x)).try_fold(0i64, |acc, v| Some(acc | v?)),
+        Arg::List(l) if l.len() == 1 => int(&l[0]),
+        _ => None,
+    }
+}
+
+fn arg_int(spec: &SyscallSpec, i: usize) -> Result<i64, Attempt> {
+    spec.args.get(i).and_then(int).ok_or_else(|| Attempt::Unsupported(format!("{}: argument {} not understood", spec.name, i + 1)))
+}
+
+fn name_of(spec: &SyscallSpec, i: usize) -> String {
+    match spec.args.get(i) {
+        Some(Arg::Symbols(s)) => s.join("|"),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}
+
+fn err(e: Error) -> Attempt {
+    Attempt::Done(-1, Some(errno_of(e).0))
+}
+
+fn errno(name: &'static str) -> Attempt {
+    Attempt::Done(-1, Some(name))
+}
+
+fn struct_field<'a>(a: &'a Arg, names: &[&str]) -> Option<&'a Arg> {
+    match a {
+        Arg::Struct(fields) => fields.iter().find(|(n, _)| names.contains(&n.as_str())).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+impl Engine {
+    fn sock(&mut self, fd: i64) -> Result<&mut Sock, Attempt> {
+        self.socks.get_mut(&fd).ok_or(Attempt::Done(-1, Some("EBADF")))
+    }
+
+    fn conn_of(&mut self, fd: i64) -> Result<ConnHandle, Attempt> {
+        match self.sock(fd)?.kind {
+            SockKind::Conn(h) => Ok(h),
+            _ => Err(errno("ENOTCONN")),
+        }
+    }
+
+    /// Tries a system call once.
+    pub(crate) fn attempt(&mut self, spec: &SyscallSpec, p: &mut Progress) -> Attempt {
+        let first = !p.started;
+        p.started = true;
+        match self.attempt_inner(spec, p, first) {
+            Ok(a) | Err(a) => a,
+        }
+    }
+
+    fn attempt_inner(&mut self, spec: &SyscallSpec, p: &mut Progress, first: bool) -> Result<Attempt, Attempt> {
+        let now = self.now;
+        match spec.name.as_str() {
+            "socket" => {
+                let fd = spec.ret;
+                if fd < 0 {
+                    return Err(Attempt::Unsupported("socket() expected to fail".into()));
+                }
+                self.socks.insert(fd, Sock::new());
+                Ok(Attempt::Done(fd, None))
+            }
+            "bind" => {
+                let fd = arg_int(spec, 0)?;
+                let addr = SocketAddr::new(self.settings.local_ip, crate::runner::PORT);
+                self.sock(fd)?.bound = Some(addr);
+                Ok(Attempt::Done(0, None))
+            }
+            "listen" => {
+                let fd = arg_int(spec, 0)?;
+                let backlog = arg_int(spec, 1)?.max(1) as usize;
+                let addr = self.sock(fd)?.bound.unwrap_or(SocketAddr::new(self.settings.local_ip, crate::runner::PORT));
+                let l = self.ep.listen(addr, backlog).map_err(err)?;
+                self.local_port = Some(addr.port());
+                self.sock(fd)?.kind = SockKind::Listener(l);
+                Ok(Attempt::Done(0, None))
+            }
+            "accept" | "accept4" => {
+                let fd = arg_int(spec, 0)?;
+                let s = self.sock(fd)?.clone();
+                let SockKind::Listener(l) = s.kind else { return Ok(errno("EINVAL")) };
+                match self.ep.accept(l) {
+                    Ok(h) => {
+                        let newfd = spec.ret;
+                        let mut ns = Sock::new();
+                        ns.kind = SockKind::Conn(h);
+                        ns.nodelay = s.nodelay;
+                        ns.keepalive = s.keepalive;
+                        self.apply_sock_options(h, &ns);
+                        self.socks.insert(newfd, ns);
+                        self.current = Some(h);
+                        Ok(Attempt::Done(newfd, None))
+                    }
+                    Err(Error::WouldBlock) if s.nonblocking => Ok(errno("EAGAIN")),
+                    Err(Error::WouldBlock) => Ok(Attempt::Block),
+                    Err(e) => Ok(err(e)),
+                }
+            }
+            "connect" => self.connect(spec, first),
+            "close" => {
+                let fd = arg_int(spec, 0)?;
+                let s = self.socks.remove(&fd).ok_or(errno("EBADF"))?;
+                match s.kind {
+                    SockKind::Fresh => {}
+                    SockKind::Listener(l) => {
+                        let _ = self.ep.close_listener(now, l);
+                    }
+                    SockKind::Conn(h) => {
+                        if s.linger_zero {
+                            let _ = self.ep.abort(now, h);
+                        }
+                        let _ = self.ep.close(now, h);
+                    }
+                }
+                Ok(Attempt::Done(0, None))
+            }
+            "shutdown" => {
+                let fd = arg_int(spec, 0)?;
+                let how = arg_int(spec, 1)?;
+                let h = self.conn_of(fd)?;
+                if how == 0 || how == 2 {
+                    self.ep.shutdown_read(now, h).map_err(err)?;
+                }
+                if how == 1 || how == 2 {
+                    match self.ep.shutdown(now, h) {
+                        Ok(()) => {}
+                        Err(Error::NotConnected) => return Ok(errno("ENOTCONN")),
+                        Err(e) => return Ok(err(e)),
+                    }
+                }
+                Ok(Attempt::Done(0, None))
+            }
+            "write" | "send" | "sendto" | "writev" | "sendmsg" => {
+                let fd = arg_int(spec, 0)?;
+                let total = if spec.name == "writev" { iov_len(spec)? } else { arg_int(spec, 2)? as usize };
+                self.write(fd, total, p)
+            }
+            "read" | "recv" | "recvfrom" | "readv" | "recvmsg" => {
+                let fd = arg_int(spec, 0)?;
+                let want = if spec.name == "readv" { iov_len(spec)? } else { arg_int(spec, 2)? as usize };
+                self.read(fd, want)
+            }
+            "fcntl" => {
+                let fd = arg_int(spec, 0)?;
+                let cmd = arg_int(spec, 1)?;
+                let s = self.sock(fd)?;
+                match cmd {
+                    3 => Ok(Attempt::Done(2 | if s.nonblocking { 0x800 } else { 0 }, None)),
+                    4 => {
+                        s.nonblocking = arg_int(spec, 2)? & 0x800 != 0;
+                        Ok(Attempt::Done(0, None))
+                    }
+                    _ => Err(Attempt::Unsupported(format!("fcntl command {cmd}"))),
+                }
+            }
+            "setsockopt" => self.setsockopt(spec),
+            "getsockopt" => self.getsockopt(spec),
+            "ioctl" => {
+                let fd = arg_int(spec, 0)?;
+                let h = self.conn_of(fd)?;
+                let v = match name_of(spec, 1).as_str() {
+                    "SIOCINQ" | "FIONREAD" => self.ep.readable_bytes(h).unwrap_or(0) as i64,
+                    "SIOCOUTQ" | "TIOCOUTQ" => self.ep.send_queued(h).unwrap_or(0) as i64,
+                    other => return Err(Attempt::Unsupported(format!("ioctl {other}"))),
+                };
+                match spec.args.get(2).and_then(int) {
+                    Some(want) if want != v => Ok(Attempt::Mismatch(format!("ioctl value {v} instead of {want}"))),
+                    _ => Ok(Attempt::Done(0, None)),
+                }
+            }
+            "poll" => self.poll(spec, p, first),
+            other => Err(Attempt::Unsupported(format!("system call {other}"))),
+        }
+    }
+
+    fn connect(&mut self, spec: &SyscallSpec, first: bool) -> Result<Attempt, Attempt> {
+        let now = self.now;
+        let fd = arg_int(spec, 0)?;
+        let s = self.sock(fd)?.clone();
+        if let SockKind::Conn(h) = s.kind {
+            // A connect in progress or done.
+            let state = self.ep.state(h).map_err(err)?;
+            let reason = self.ep.close_reason(h).ok().flatten();
+            return Ok(match (state, reason) {
+                (_, Some(CloseReason::Error(e))) => {
+                    self.sock(fd)?.so_error = None;
+                    err(e)
+                }
+                (State::SynSent | State::SynReceived, _) if s.nonblocking || !first => {
+                    if s.nonblocking {
+                        errno("EALREADY")
+                    } else {
+                        Attempt::Block
+                    }
+                }
+                (State::SynSent | State::SynReceived, _) => Attempt::Block,
+                _ if s.connect_done_unreported || !first => {
+                    self.sock(fd)?.connect_done_unreported = false;
+                    Attempt::Done(0, None)
+                }
+                _ => errno("EISCONN"),
+            });
+        }
+        let local = s.bound.unwrap_or(SocketAddr::new(self.settings.local_ip, 0));
+        let remote = SocketAddr::new(self.settings.remote_ip, crate::runner::PORT);
+        self.remote_port = crate::runner::PORT;
+        let h = self.ep.connect(now, local, remote).map_err(err)?;
+        self.current = Some(h);
+        let sock = self.sock(fd)?;
+        sock.kind = SockKind::Conn(h);
+        sock.connecting = true;
+        sock.connect_done_unreported = sock.nonblocking;
+        let ns = sock.clone();
+        self.apply_sock_options(h, &ns);
+        if ns.nonblocking {
+            Ok(errno("EINPROGRESS"))
+        } else {
+            Ok(Attempt::Block)
+        }
+    }
+
+    /// Options set on a socket before it had a connection.
+    fn apply_sock_options(&mut self, h: ConnHandle, s: &Sock) {
+        let now = self.now;
+        if s.nodelay {
+            let _ = self.ep.set_nodelay(now, h, true);
+        }
+        if s.keepalive {
+            let _ = self.ep.set_keepalive(now, h, true);
+        }
+        if s.user_timeout.is_some() {
+            let _ = self.ep.set_user_timeout(now, h, s.user_timeout);
+        }
+    }
+
+    fn write(&mut self, fd: i64, total: usize, p: &mut Progress) -> Result<Attempt, Attempt> {
+        let now = self.now;
+        let nonblocking = self.sock(fd)?.nonblocking;
+        let h = self.conn_of(fd).map_err(|_| errno("EPIPE"))?;
+        // Linux waits for the handshake before queueing data.
+        if matches!(self.ep.state(h), Ok(State::SynSent | State::SynReceived)) {
+            return Ok(if nonblocking { errno("EAGAIN") } else { Attempt::Block });
+        }
+        while p.written < total {
+            let chunk = vec![b'x'; (total - p.written).min(64 * 1024)];
+            match self.ep.send(now, h, &chunk) {
+                Ok(n) => p.written += n,
+                Err(Error::WouldBlock) => break,
+                Err(e) if p.written == 0 => return Ok(err(e)),
+                Err(_) => break,
+            }
+        }
+        if p.written == total || (nonblocking && p.written > 0) {
+            return Ok(Attempt::Done(p.written as i64, None));
+        }
+        Ok(if nonblocking { errno("EAGAIN") } else { Attempt::Block })
+    }
+
+    fn read(&mut self, fd: i64, want: usize) -> Result<Attempt, Attempt> {
+        let now = self.now;
+        let nonblocking = self.sock(fd)?.nonblocking;
+        let h = self.conn_of(fd)?;
+        let mut buf = vec![0u8; want];
+        Ok(match self.ep.recv(now, h, &mut buf) {
+            Ok(n) => Attempt::Done(n as i64, None),
+            Err(Error::WouldBlock) if nonblocking => errno("EAGAIN"),
+            Err(Error::WouldBlock) => Attempt::Block,
+            Err(e) => err(e),
+        })
+    }
+
+    fn setsockopt(&mut self, spec: &SyscallSpec) -> Result<Attempt, Attempt> {
+        let now = self.now;
+        let fd = arg_int(spec, 0)?;
+        let name = name_of(spec, 2);
+        let value = spec.args.get(3).cloned().unwrap_or(Arg::Ellipsis);
+        let v = int(&value);
+        let conn = match self.sock(fd)?.kind {
+            SockKind::Conn(h) => Some(h),
+            _ => None,
+        };
+        let need = || v.ok_or_else(|| Attempt::Unsupported(format!("setsockopt {name}: value not understood")));
+        match name.as_str() {
+            "SO_REUSEADDR" | "SO_REUSEPORT" => {}
+            "SO_KEEPALIVE" => {
+                let on = need()? != 0;
+                self.sock(fd)?.keepalive = on;
+                if let Some(h) = conn {
+                    let _ = self.ep.set_keepalive(now, h, on);
+                }
+            }
+            "TCP_NODELAY" => {
+                let on = need()? != 0;
+                self.sock(fd)?.nodelay = on;
+                if let Some(h) = conn {
+                    let _ = self.ep.set_nodelay(now, h, on);
+                }
+            }
+            "SO_LINGER" => {
+                let onoff = struct_field(&value, &["l_onoff", "onoff"]).and_then(int).unwrap_or(0);
+                let linger = struct_field(&value, &["l_linger", "linger"]).and_then(int).unwrap_or(0);
+                self.sock(fd)?.linger_zero = onoff != 0 && linger == 0;
+                if onoff != 0 && linger != 0 {
+                    return Err(Attempt::Unsupported("SO_LINGER with a timeout".into()));
+                }
+            }
+            "SO_RCVBUF" => {
+                if conn.is_some() {
+                    return Err(Attempt::Unsupported("SO_RCVBUF on a connected socket".into()));
+                }
+                self.ep.config_mut().recv_buffer = need()?.max(1) as usize;
+            }
+            "SO_SNDBUF" => {
+                if conn.is_some() {
+                    return Err(Attempt::Unsupported("SO_SNDBUF on a connected socket".into()));
+                }
+                self.ep.config_mut().send_buffer = need()?.max(1) as usize;
+            }
+            "TCP_MAXSEG" => {
+                if conn.is_some() {
+                    return Err(Attempt::Unsupported("TCP_MAXSEG on a connected socket".into()));
+                }
+                let overhead = if self.settings.local_ip.is_ipv6() { 60 } else { 40 };
+                self.ep.config_mut().mtu = (need()? as u16).saturating_add(overhead);
+            }
+            "TCP_KEEPIDLE" => self.ep.config_mut().keepalive_idle = Duration::from_secs(need()? as u64),
+            "TCP_KEEPINTVL" => self.ep.config_mut().keepalive_interval = Duration::from_secs(need()? as u64),
+            "TCP_KEEPCNT" => self.ep.config_mut().keepalive_count = need()? as u32,
+            "TCP_USER_TIMEOUT" => {
+                let ms = need()?;
+                let t = (ms > 0).then(|| Duration::from_millis(ms as u64));
+                self.sock(fd)?.user_timeout = t;
+                if let Some(h) = conn {
+                    let _ = self.ep.set_user_timeout(now, h, t);
+                }
+            }
+            other => return Err(Attempt::Unsupported(format!("setsockopt {other}"))),
+        }
+        Ok(Attempt::Done(0, None))
+    }
+
+    fn getsockopt(&mut self, spec: &SyscallSpec) -> Result<Attempt, Attempt> {
+        let fd = arg_int(spec, 0)?;
+        let name = name_of(spec, 2);
+        let s = self.sock(fd)?.clone();
+        let conn = match s.kind {
+            SockKind::Conn(h) => Some(h),
+            _ => None,
+        };
+        let value: i64 = match name.as_str() {
+            "SO_ERROR" => {
+                let e = match conn.map(|h| self.ep.close_reason(h)) {
+                    Some(Ok(Some(CloseReason::Error(e)))) if s.so_error != Some(0) => errno_of(e).1,
+                    _ => 0,
+                };
+                // SO_ERROR is cleared once read.
+                self.sock(fd)?.so_error = Some(0);
+                e
+            }
+            "SO_KEEPALIVE" => i64::from(s.keepalive),
+            "TCP_NODELAY" => i64::from(s.nodelay),
+            "SO_RCVBUF" => self.ep.config().recv_buffer as i64,
+            "SO_SNDBUF" => self.ep.config().send_buffer as i64,
+            "TCP_MAXSEG" => match conn {
+                Some(h) => i64::from(self.ep.info(h).map_err(err)?.snd_mss),
+                None => i64::from(self.ep.config().advertised_mss(self.settings.local_ip.is_ipv6())),
+            },
+            "TCP_INFO" => {
+                let h = conn.ok_or(errno("ENOTCONN"))?;
+                let Some(Arg::Struct(fields)) = spec.args.get(3) else {
+                    return Ok(Attempt::Done(0, None));
+                };
+                for (field, want) in fields {
+                    let want = int(want).ok_or_else(|| Attempt::Unsupported(format!("TCP_INFO {field} value")))?;
+                    let got = self
+                        .tcpi(h, field)
+                        .ok_or_else(|| Attempt::Unsupported(format!("TCP_INFO field {field}")))?;
+                    if got != want {
+                        return Ok(Attempt::Mismatch(format!("{field} is {got}, expected {want}")));
+                    }
+                }
+                return Ok(Attempt::Done(0, None));
+            }
+            other => return Err(Attempt::Unsupported(format!("getsockopt {other}"))),
+        };
+        match spec.args.get(3).and_then(int) {
+            Some(want) if want != value => Ok(Attempt::Mismatch(format!("{name} is {value}, expected {want}"))),
+            _ => Ok(Attempt::Done(0, None)),
+        }
+    }
+
+    /// poll revents for one socket.
+    fn revents(&mut self, fd: i64, events: i64) -> i64 {
+        let Some(s) = self.socks.get(&fd).cloned() else { return 0x20 };
+        let mut r = 0;
+        match s.kind {
+            SockKind::Fresh => r |= 0x10 | 0x4,
+            SockKind::Listener(l) => {
+                if self.ep.pending_accepts(l).unwrap_or(0) > 0 {
+                    r |= 0x1;
+                }
+            }
+            SockKind::Conn(h) => {
+                let state = self.ep.state(h).unwrap_or(State::Closed);
+                let reason = self.ep.close_reason(h).ok().flatten();
+                let readable = self.ep.readable_bytes(h).unwrap_or(0);
+                let peer_fin = matches!(state, State::CloseWait | State::LastAck | State::Closing | State::TimeWait)
+                    || (state == State::Closed && reason == Some(CloseReason::Graceful));
+                if readable > 0 || peer_fin {
+                    r |= 0x1;
+                }
+                if peer_fin {
+                    r |= 0x2000;
+                }
+                if matches!(state, State::Established | State::CloseWait) && self.ep.send_capacity(h).unwrap_or(0) > 0 {
+                    r |= 0x4;
+                }
+                if let Some(CloseReason::Error(_)) = reason {
+                    r |= 0x8 | 0x10 | 0x1 | 0x2000;
+                    if s.so_error == Some(0) {
+                        r &= !0x8;
+                    }
+                }
+                if state == State::Closed || state == State::TimeWait {
+                    r |= 0x10;
+                }
+            }
+        }
+        // POLLERR and POLLHUP are reported whether asked for or not.
+        r & (events | 0x8 | 0x10 | 0x20)
+    }
+
+    fn poll(&mut self, spec: &SyscallSpec, p: &mut Progress, first: bool) -> Result<Attempt, Attempt> {
+        let Some(Arg::List(fds)) = spec.args.first() else {
+            return Err(Attempt::Unsupported("poll without a pollfd list".into()));
+        };
+        let timeout_ms = arg_int(spec, 2)?;
+        if first && timeout_ms > 0 {
+            p.poll_deadline = Some(self.now + Duration::from_millis(timeout_ms as u64));
+        }
+        let mut ready = 0;
+        let mut mismatch = None;
+        let mut results = Vec::new();
+        for pfd in fds {
+            let fd = struct_field(pfd, &["fd"]).and_then(int).ok_or(Attempt::Unsupported("pollfd without fd".into()))?;
+            let events = struct_field(pfd, &["events"]).and_then(int).unwrap_or(0);
+            let got = self.revents(fd, events);
+            if got != 0 {
+                ready += 1;
+            }
+            results.push((pfd, got));
+        }
+        let expired = timeout_ms == 0 || p.poll_deadline.is_some_and(|d| self.now >= d);
+        if ready == 0 && !expired {
+            return Ok(Attempt::Block);
+        }
+        for (pfd, got) in results {
+            if let Some(want) = struct_field(pfd, &["revents"]).and_then(int) {
+                if want != got {
+                    mismatch = Some(format!("revents {} instead of {}", poll_text(got), poll_text(want)));
+                }
+            }
+        }
+        Ok(match mismatch {
+            Some(m) => Attempt::Mismatch(m),
+            None => Attempt::Done(ready, None),
+        })
+    }
+
+    /// When a blocked call wants to be woken even if nothing happens.
+    pub(crate) fn wake_time(p: &Progress) -> Option<Instant> {
+        p.poll_deadline
+    }
+}
+
+fn poll_text(v: i64) -> String {
+    let names = [(0x1, "POLLIN"), (0x2, "POLLPRI"), (0x4, "POLLOUT"), (0x8, "POLLERR"), (0x10, "POLLHUP"), (0x20, "POLLNVAL"), (0x2000, "POLLRDHUP")];
+    let parts: Vec<&str> = names.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
+    if parts.is_empty() {
+        "0".into()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// Total length of a writev/readv iovec list: `[{..., 100}, {..., 200}]`.
+fn iov_len(spec: &SyscallSpec) -> Result<usize, Attempt> {
+    let Some(Arg::List(iov)) = spec.args.get(1) else {
+        return Err(Attempt::Unsupported(format!("{}: iovec not understood", spec.name)));
+    };
+    let mut total = 0;
+    for v in iov {
+        let Arg::Struct(fields) = v else { return Err(Attempt::Unsupported("iovec entry".into())) };
+        let len = fields.iter().rev().find_map(|(_, a)| int(a)).ok_or(Attempt::Unsupported("iovec length".into()))?;
+        total += len as usize;
+    }
+    Ok(total)
+}
