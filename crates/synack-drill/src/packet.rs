@@ -88,9 +88,8 @@ pub fn build_inbound(
     dst: SocketAddr,
     hop_limit: u8,
 ) -> Result<Vec<u8>, String> {
-    let local = |rel: u32| -> Result<u32, String> {
-        n.local_isn.map(|isn| isn.wrapping_add(rel)).ok_or_else(|| "an ack before the stack sent its SYN".to_string())
-    };
+    // Before the stack has sent a SYN, acknowledgment numbers are absolute.
+    let local = |rel: u32| -> Result<u32, String> { Ok(n.local_isn.unwrap_or(0).wrapping_add(rel)) };
     let seq = n.remote_isn.wrapping_add(p.start);
     let ack = match p.ack {
         Some(a) => local(a)?,
@@ -244,7 +243,9 @@ pub fn spec_text(p: &PacketSpec) -> String {
                     OptSpec::Mss(m) => format!("mss {m}"),
                     OptSpec::WScale(w) => format!("wscale {w}"),
                     OptSpec::SackOk => "sackOK".into(),
-                    OptSpec::Sack(b) => format!("sack {}", b.iter().map(|(l, r)| format!("{l}:{r}")).collect::<Vec<_>>().join(" ")),
+                    OptSpec::Sack(b) => {
+                        format!("sack {}", b.iter().map(|(l, r)| format!("{l}:{r}")).collect::<Vec<_>>().join(" "))
+                    }
                     OptSpec::Ts(v, e) => format!("TS val {v} ecr {e}"),
                 })
                 .collect();
@@ -280,7 +281,10 @@ pub fn outbound_text(o: &Outbound, n: &Numbering) -> String {
                 WireOpt::SackOk => "sackOK".into(),
                 WireOpt::Sack(b) => format!(
                     "sack {}",
-                    b.iter().map(|(l, r)| format!("{}:{}", rel_remote(*l), rel_remote(*r))).collect::<Vec<_>>().join(" ")
+                    b.iter()
+                        .map(|(l, r)| format!("{}:{}", rel_remote(*l), rel_remote(*r)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
                 WireOpt::Ts(v, e) => format!("TS val {} ecr {e}", v.wrapping_sub(n.ts_offset.unwrap_or(0))),
                 WireOpt::Other(k) => format!("option {k}"),
@@ -303,13 +307,22 @@ pub fn check_outbound(p: &PacketSpec, o: &Outbound, n: &mut Numbering, tolerance
     if o.flags != p.flags {
         return Err(format!("flags {} instead of {}", flags_text(o.flags), flags_text(p.flags)));
     }
-    if o.flags.syn() && n.local_isn.is_none() {
+    if o.flags.syn() {
+        // Every SYN starts a sequence space: a new connection, a new ISN.
         n.local_isn = Some(o.seq.wrapping_sub(p.start));
     }
-    let isn = n.local_isn.ok_or("the stack sent data before any SYN")?;
+    // Before any SYN (a RST for a closed port), numbers are absolute.
+    let isn = n.local_isn.unwrap_or(0);
     let start = o.seq.wrapping_sub(isn);
     if start != p.start || o.len != p.len {
-        return Err(format!("sequence {start}:{}({}) instead of {}:{}({})", start.wrapping_add(o.len), o.len, p.start, p.end, p.len));
+        return Err(format!(
+            "sequence {start}:{}({}) instead of {}:{}({})",
+            start.wrapping_add(o.len),
+            o.len,
+            p.start,
+            p.end,
+            p.len
+        ));
     }
     if let Some(a) = p.ack {
         let got = o.ack.wrapping_sub(n.remote_isn);

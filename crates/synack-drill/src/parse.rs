@@ -26,7 +26,8 @@ pub fn parse(text: &str) -> Result<Script, ParseError> {
         // `// synack: KEY=VALUE` headers survive comment stripping as markers.
         if let Some(rest) = trimmed.strip_prefix("\u{0}synack:") {
             for kv in rest.split_whitespace() {
-                let (k, v) = kv.split_once('=').ok_or_else(|| err(line_no, 1, format!("expected KEY=VALUE, got '{kv}'")))?;
+                let (k, v) =
+                    kv.split_once('=').ok_or_else(|| err(line_no, 1, format!("expected KEY=VALUE, got '{kv}'")))?;
                 script.config.push((k.to_string(), v.to_string(), line_no));
             }
             i += 1;

@@ -103,7 +103,13 @@ impl Engine {
     }
 
     /// Checks a call's result against the script.
-    fn finish_call(&mut self, line: usize, spec: &SyscallSpec, a: Attempt, until: Option<(Instant, Instant)>) -> Result<(), Stop> {
+    fn finish_call(
+        &mut self,
+        line: usize,
+        spec: &SyscallSpec,
+        a: Attempt,
+        until: Option<(Instant, Instant)>,
+    ) -> Result<(), Stop> {
         let tol = self.settings.tolerance;
         match a {
             Attempt::Unsupported(why) => Err(Stop::Skip(line, why)),
@@ -192,7 +198,8 @@ impl Engine {
                 _ => ecr,
             })
         };
-        let bytes = packet::build_inbound(p, &self.numbering, &map, remote, local, 64).map_err(|e| Stop::Fail(line, e))?;
+        let bytes =
+            packet::build_inbound(p, &self.numbering, &map, remote, local, 64).map_err(|e| Stop::Fail(line, e))?;
         self.log(format!("< {}", packet::spec_text(p)));
         let now = self.now;
         self.ep.handle_packet(now, &bytes);
@@ -220,7 +227,11 @@ impl Engine {
             self.numbering = before;
             return Err(Stop::Fail(
                 line,
-                format!("{why}\n  expected: {}\n  actual:   {actual} at {:.6}", packet::spec_text(p), self.script_time(t)),
+                format!(
+                    "{why}\n  expected: {}\n  actual:   {actual} at {:.6}",
+                    packet::spec_text(p),
+                    self.script_time(t)
+                ),
             ));
         }
         if t < lo {
@@ -334,7 +345,11 @@ impl Engine {
                     0
                 }
             }
-            "options" => i64::from(i.timestamps) | (i64::from(i.sack) << 1) | (i64::from(i.snd_wscale > 0 || i.rcv_wscale > 0) << 2),
+            "options" => {
+                i64::from(i.timestamps)
+                    | (i64::from(i.sack) << 1)
+                    | (i64::from(i.snd_wscale > 0 || i.rcv_wscale > 0) << 2)
+            }
             "snd_wscale" => i64::from(i.snd_wscale),
             "rcv_wscale" => i64::from(i.rcv_wscale),
             "rto" => us(i.rto),
@@ -401,7 +416,12 @@ fn names_in(e: &Expr) -> Vec<String> {
 }
 
 /// Runs a parsed script. `base` is the script's directory (for files named in commands).
-pub(crate) fn run(script: &Script, tolerance: Duration, verbose: bool, base: Option<&Path>) -> (Outcome, Vec<String>, Vec<String>) {
+pub(crate) fn run(
+    script: &Script,
+    tolerance: Duration,
+    verbose: bool,
+    base: Option<&Path>,
+) -> (Outcome, Vec<String>, Vec<String>) {
     let (local_ip, remote_ip) = settings::default_ips(false);
     let mut s = Settings { tolerance, local_ip, remote_ip, config: Config::default() };
     let mut warnings = Vec::new();

@@ -134,7 +134,11 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
     let key = name.trim_start_matches("net.ipv4.").trim_start_matches("net.core.");
     let secs = |v: &str| -> Result<Duration, Applied> { Ok(Duration::from_secs(num(key, v)?)) };
     let max_of_three = |v: &str| -> Result<usize, Applied> {
-        v.split_whitespace().last().ok_or_else(|| Applied::Invalid(format!("{key}: empty")))?.parse().map_err(|_| Applied::Invalid(format!("{key}: '{v}'")))
+        v.split_whitespace()
+            .last()
+            .ok_or_else(|| Applied::Invalid(format!("{key}: empty")))?
+            .parse()
+            .map_err(|_| Applied::Invalid(format!("{key}: '{v}'")))
     };
     result((|| {
         match key {
@@ -175,7 +179,11 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
                     return Err(Applied::Unsupported("synack does not probe the path MTU".into()));
                 }
             }
-            "tcp_dsack" | "tcp_early_retrans" | "tcp_recovery" | "tcp_reordering" | "tcp_min_rtt_wlen"
+            "tcp_dsack"
+            | "tcp_early_retrans"
+            | "tcp_recovery"
+            | "tcp_reordering"
+            | "tcp_min_rtt_wlen"
             | "tcp_abort_on_overflow" => return Err(Applied::Warn(format!("{key} has no effect on synack"))),
             other => return Err(Applied::Warn(format!("sysctl {other} ignored"))),
         }

@@ -151,7 +151,10 @@ fn int(a: &Arg) -> Option<i64> {
 }
 
 fn arg_int(spec: &SyscallSpec, i: usize) -> Result<i64, Attempt> {
-    spec.args.get(i).and_then(int).ok_or_else(|| Attempt::Unsupported(format!("{}: argument {} not understood", spec.name, i + 1)))
+    spec.args
+        .get(i)
+        .and_then(int)
+        .ok_or_else(|| Attempt::Unsupported(format!("{}: argument {} not understood", spec.name, i + 1)))
 }
 
 fn name_of(spec: &SyscallSpec, i: usize) -> String {
@@ -521,9 +524,8 @@ impl Engine {
                 };
                 for (field, want) in fields {
                     let want = int(want).ok_or_else(|| Attempt::Unsupported(format!("TCP_INFO {field} value")))?;
-                    let got = self
-                        .tcpi(h, field)
-                        .ok_or_else(|| Attempt::Unsupported(format!("TCP_INFO field {field}")))?;
+                    let got =
+                        self.tcpi(h, field).ok_or_else(|| Attempt::Unsupported(format!("TCP_INFO field {field}")))?;
                     if got != want {
                         return Ok(Attempt::Mismatch(format!("{field} is {got}, expected {want}")));
                     }
@@ -550,28 +552,41 @@ impl Engine {
                 }
             }
             SockKind::Conn(h) => {
+                // As Linux's tcp_poll: RCV_SHUTDOWN once the peer's FIN (or an
+                // error) arrived, SEND_SHUTDOWN once we closed our side.
                 let state = self.ep.state(h).unwrap_or(State::Closed);
                 let reason = self.ep.close_reason(h).ok().flatten();
                 let readable = self.ep.readable_bytes(h).unwrap_or(0);
-                let peer_fin = matches!(state, State::CloseWait | State::LastAck | State::Closing | State::TimeWait)
-                    || (state == State::Closed && reason == Some(CloseReason::Graceful));
-                if readable > 0 || peer_fin {
-                    r |= 0x1;
-                }
-                if peer_fin {
-                    r |= 0x2000;
-                }
-                if matches!(state, State::Established | State::CloseWait) && self.ep.send_capacity(h).unwrap_or(0) > 0 {
-                    r |= 0x4;
-                }
-                if let Some(CloseReason::Error(_)) = reason {
-                    r |= 0x8 | 0x10 | 0x1 | 0x2000;
-                    if s.so_error == Some(0) {
-                        r &= !0x8;
+                let connecting = matches!(state, State::SynSent | State::SynReceived);
+                let rcv_shut = matches!(
+                    state,
+                    State::CloseWait | State::LastAck | State::Closing | State::TimeWait | State::Closed
+                );
+                let snd_shut = matches!(
+                    state,
+                    State::FinWait1
+                        | State::FinWait2
+                        | State::Closing
+                        | State::LastAck
+                        | State::TimeWait
+                        | State::Closed
+                );
+                if !connecting {
+                    if readable > 0 || rcv_shut {
+                        r |= 0x1;
+                    }
+                    if rcv_shut {
+                        r |= 0x2000;
+                    }
+                    if snd_shut || self.ep.send_capacity(h).unwrap_or(0) > 0 {
+                        r |= 0x4;
                     }
                 }
-                if state == State::Closed || state == State::TimeWait {
+                if rcv_shut && snd_shut {
                     r |= 0x10;
+                }
+                if matches!(reason, Some(CloseReason::Error(_))) && s.so_error != Some(0) {
+                    r |= 0x8;
                 }
             }
         }
@@ -591,7 +606,8 @@ impl Engine {
         let mut mismatch = None;
         let mut results = Vec::new();
         for pfd in fds {
-            let fd = struct_field(pfd, &["fd"]).and_then(int).ok_or(Attempt::Unsupported("pollfd without fd".into()))?;
+            let fd =
+                struct_field(pfd, &["fd"]).and_then(int).ok_or(Attempt::Unsupported("pollfd without fd".into()))?;
             let events = struct_field(pfd, &["events"]).and_then(int).unwrap_or(0);
             let got = self.revents(fd, events);
             if got != 0 {
@@ -623,7 +639,15 @@ impl Engine {
 }
 
 fn poll_text(v: i64) -> String {
-    let names = [(0x1, "POLLIN"), (0x2, "POLLPRI"), (0x4, "POLLOUT"), (0x8, "POLLERR"), (0x10, "POLLHUP"), (0x20, "POLLNVAL"), (0x2000, "POLLRDHUP")];
+    let names = [
+        (0x1, "POLLIN"),
+        (0x2, "POLLPRI"),
+        (0x4, "POLLOUT"),
+        (0x8, "POLLERR"),
+        (0x10, "POLLHUP"),
+        (0x20, "POLLNVAL"),
+        (0x2000, "POLLRDHUP"),
+    ];
     let parts: Vec<&str> = names.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
     if parts.is_empty() {
         "0".into()

@@ -189,12 +189,16 @@ pub struct Connection {
     /// Sequence number of `send_buf[0]`.
     snd_buf_seq: SeqNum,
     fin_queued: bool,
+    /// End of the last segment shorter than the MSS (Minshall's Nagle).
+    snd_sml: SeqNum,
 
     // Receive sequence space.
     irs: SeqNum,
     rcv_nxt: SeqNum,
     /// Right edge of the window we last advertised.
     rcv_adv: SeqNum,
+    /// Ceiling on the offered window, grown as data arrives.
+    rcv_wnd_ceiling: u32,
     rcv_buf: RingBuf,
     recv_limit: usize,
     ooo: Reassembly,
@@ -216,6 +220,8 @@ pub struct Connection {
     // Loss recovery and congestion control.
     rtt: RttEstimator,
     rtt_probe: Option<(SeqNum, Instant)>,
+    /// Our TSval at the last retransmission timeout: older echoes give no RTT sample.
+    rto_ts: Option<u32>,
     cc: NewReno,
     dupacks: u32,
     in_recovery: bool,
@@ -272,9 +278,11 @@ impl Connection {
             send_limit: cfg.send_buffer.max(1),
             snd_buf_seq: iss + 1,
             fin_queued: false,
+            snd_sml: iss,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
+            rcv_wnd_ceiling: cfg.recv_buffer.clamp(1, 65535) as u32,
             rcv_buf: RingBuf::default(),
             recv_limit: cfg.recv_buffer.max(1),
             ooo: Reassembly::default(),
@@ -290,6 +298,7 @@ impl Connection {
             nodelay: cfg.nodelay,
             rtt: RttEstimator::new(cfg.initial_rto),
             rtt_probe: None,
+            rto_ts: None,
             cc: NewReno::new(cfg.initial_cwnd_segments.max(1) * u32::from(mss)),
             dupacks: 0,
             in_recovery: false,

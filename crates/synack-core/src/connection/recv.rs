@@ -196,6 +196,9 @@ impl Connection {
         }
         self.rcv_nxt += n as u32;
         self.stats.bytes_received += n as u64;
+        let growth = 2 * (n as u32).min(u32::from(self.rcv_mss));
+        self.rcv_wnd_ceiling =
+            self.rcv_wnd_ceiling.saturating_add(growth).min(self.recv_limit.min(u32::MAX as usize) as u32);
         self.pending.readable = true;
         // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment.
         self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(n as u32);
@@ -257,15 +260,27 @@ impl Connection {
         }
         let potential = self.rcv_nxt + self.scaled_space();
         let threshold = (self.recv_limit as u32 / 2).min(u32::from(self.rcv_mss)).max(1);
-        if potential > self.rcv_adv && potential.since(self.rcv_adv) >= threshold {
+        // Announce only a window that grew enough to matter (RFC 9293
+        // §3.8.6.2.2) and, as Linux does, only when what the peer may still
+        // send is at most half the buffer and the new window at least doubles it.
+        let now_wnd = self.rcv_adv.since(self.rcv_nxt);
+        let new_wnd = potential.since(self.rcv_nxt);
+        if potential > self.rcv_adv
+            && potential.since(self.rcv_adv) >= threshold
+            && u64::from(now_wnd) * 2 <= self.recv_limit as u64
+            && new_wnd >= now_wnd.saturating_mul(2)
+        {
             self.ack_now = true;
         }
     }
 
-    /// Free space rounded down to what the window field can express.
+    /// The window we are willing to offer, rounded down to what the window
+    /// field can express: free space, limited by a ceiling that starts at
+    /// 64 KiB and grows with the data received (as Linux's rcv_ssthresh), so
+    /// a large buffer is offered as the peer shows it can use it.
     fn scaled_space(&self) -> u32 {
         let shift = self.rcv_wscale;
-        let raw = (self.rcv_space() >> shift).min(65535);
+        let raw = (self.rcv_space().min(self.rcv_wnd_ceiling) >> shift).min(65535);
         raw << shift
     }
 

@@ -160,6 +160,12 @@ impl Connection {
         if self.ts_ok {
             // RFC 7323 §4.1: RTTM from the echoed timestamp.
             if let Some((_, ecr)) = seg.options.timestamps {
+                // An echo of a segment sent before our last timeout measures
+                // the stall, not the path: after a go-back, the peer answers
+                // duplicates with an old TS.Recent (RFC 7323 §4.3). Skip it.
+                if self.rto_ts.is_some_and(|t| (ecr.wrapping_sub(t) as i32) < 0) {
+                    return;
+                }
                 let ms = self.ts_now(now).wrapping_sub(ecr);
                 if ms <= MAX_TS_RTT_MS {
                     self.rtt.sample(Duration::from_millis(u64::from(ms)), cfg.min_rto, cfg.max_rto);
@@ -282,8 +288,10 @@ impl Connection {
             return None;
         }
         if len > 0 && len < mss && seq >= self.snd_max && !fin_rides {
-            // Nagle: hold a runt while earlier data is unacknowledged.
-            if !self.nodelay && in_flight > 0 {
+            // Nagle (RFC 9293 §3.7.4) with Minshall's refinement, as Linux:
+            // hold a runt only while an earlier runt is unacknowledged, so
+            // the tail of a write is not held behind full-sized segments.
+            if !self.nodelay && in_flight > 0 && self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt {
                 return None;
             }
             // Sender SWS avoidance: wait for a usable window unless idle.
@@ -328,6 +336,9 @@ impl Connection {
         }
         let n = self.emit_with(now, buf, seq, flags, len, options)?;
         let end = seq + len as u32 + u32::from(fin);
+        if len > 0 && len < usize::from(self.snd_mss) {
+            self.snd_sml = seq + len as u32;
+        }
         if seq < self.snd_max {
             self.stats.retransmits += 1;
             if self.rtt_probe.is_some_and(|(s, _)| s >= seq) {

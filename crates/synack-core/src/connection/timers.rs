@@ -101,6 +101,7 @@ impl Connection {
 
     /// RETRANSMISSION TIMEOUT (RFC 9293 §3.10.8, RFC 6298 §5.4-5.7).
     fn on_rto(&mut self, now: Instant, cfg: &Config) {
+        self.rto_ts = Some(self.ts_now(now));
         let mss = u32::from(self.snd_mss);
         self.rtt_probe = None;
         match self.state {
