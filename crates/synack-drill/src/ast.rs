@@ -121,6 +121,8 @@ pub struct PacketSpec {
     pub urg: Option<u16>,
     /// The options.
     pub options: OptionsSpec,
+    /// synack extension: send this inbound packet with a wrong TCP checksum.
+    pub bad_checksum: bool,
 }
 
 /// An argument of a system call.

@@ -151,7 +151,10 @@ pub fn build_inbound(
         (core::net::IpAddr::V6(s), core::net::IpAddr::V6(d)) => checksum::pseudo_v6(s, d, PROTO_TCP, tcp_len as u32),
         _ => return Err("mixed address families".into()),
     };
-    let c = checksum::fold(checksum::sum(pseudo, t));
+    let mut c = checksum::fold(checksum::sum(pseudo, t));
+    if p.bad_checksum {
+        c ^= 0x5a5a;
+    }
     t[16..18].copy_from_slice(&c.to_be_bytes());
     Ok(buf)
 }

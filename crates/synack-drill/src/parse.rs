@@ -321,7 +321,18 @@ fn parse_packet(c: &mut Cursor) -> Result<PacketSpec, ParseError> {
     if end.wrapping_sub(start) != len {
         return Err(c.error(&format!("{start}:{end} is {} bytes, not ({len})", end.wrapping_sub(start))));
     }
-    let mut p = PacketSpec { dir, flags, start, end, len, ack: None, win: None, urg: None, options: OptionsSpec::None };
+    let mut p = PacketSpec {
+        dir,
+        flags,
+        start,
+        end,
+        len,
+        ack: None,
+        win: None,
+        urg: None,
+        options: OptionsSpec::None,
+        bad_checksum: false,
+    };
     loop {
         c.skip_ws();
         if c.peek() == Some('<') {
@@ -337,6 +348,7 @@ fn parse_packet(c: &mut Cursor) -> Result<PacketSpec, ParseError> {
             "ack" => p.ack = Some(c.u32()?),
             "win" => p.win = Some(c.u16()?),
             "urg" => p.urg = Some(c.u16()?),
+            "bad_checksum" if dir == Dir::In => p.bad_checksum = true,
             "" => break,
             w => return Err(err(c.line, col + 1, format!("unexpected '{w}' in a packet"))),
         }

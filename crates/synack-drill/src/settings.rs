@@ -75,8 +75,6 @@ pub fn apply_option(s: &mut Settings, name: &str, value: &str) -> Applied {
                     other => return Err(Applied::Unsupported(format!("--ip_version={other}"))),
                 };
                 (s.local_ip, s.remote_ip) = default_ips(v6);
-                let mss = s.config.advertised_mss(!v6);
-                s.config.mtu = mss + if v6 { 60 } else { 40 };
             }
             "local_ip" => s.local_ip = value.parse().map_err(|_| Applied::Invalid(format!("--local_ip={value}")))?,
             "remote_ip" => s.remote_ip = value.parse().map_err(|_| Applied::Invalid(format!("--remote_ip={value}")))?,

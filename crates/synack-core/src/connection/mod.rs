@@ -199,6 +199,8 @@ pub struct Connection {
     rcv_adv: SeqNum,
     /// Ceiling on the offered window, grown as data arrives.
     rcv_wnd_ceiling: u32,
+    /// Largest segment the peer sent (at most our MSS): "full-sized" for delayed ACKs.
+    peer_seg_mss: u16,
     rcv_buf: RingBuf,
     recv_limit: usize,
     ooo: Reassembly,
@@ -283,6 +285,7 @@ impl Connection {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             rcv_wnd_ceiling: cfg.recv_buffer.clamp(1, 65535) as u32,
+            peer_seg_mss: mss.min(536),
             rcv_buf: RingBuf::default(),
             recv_limit: cfg.recv_buffer.max(1),
             ooo: Reassembly::default(),

@@ -200,9 +200,14 @@ impl Connection {
         self.rcv_wnd_ceiling =
             self.rcv_wnd_ceiling.saturating_add(growth).min(self.recv_limit.min(u32::MAX as usize) as u32);
         self.pending.readable = true;
-        // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment.
+        // RFC 9293 §3.8.6.3 (SHLD-19): ACK at least every second full-sized
+        // segment. "Full-sized" is the largest segment the peer has sent (as
+        // Linux's rcv_mss: at most our MSS, at first 536), and like Linux we
+        // ACK once more than one such segment is unacknowledged.
+        let seg_len = data.len().min(usize::from(self.rcv_mss)) as u16;
+        self.peer_seg_mss = self.peer_seg_mss.max(seg_len);
         self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(n as u32);
-        if self.unacked_rcv_bytes >= 2 * u32::from(self.rcv_mss) {
+        if self.unacked_rcv_bytes > u32::from(self.peer_seg_mss) {
             self.ack_now = true;
         } else if self.timers.delack.is_none() {
             self.timers.delack = Some(now + cfg.delayed_ack.min(Duration::from_millis(200)));

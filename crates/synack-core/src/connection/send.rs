@@ -134,8 +134,10 @@ impl Connection {
             && !seg.flags.fin()
             && !window_changed
             && self.snd_max > self.snd_una
+            && wnd > 0
         {
-            // A duplicate ACK (RFC 5681 §2).
+            // A duplicate ACK (RFC 5681 §2); answers to zero-window probes
+            // are not (the data is not lost, the window is closed).
             self.dupacks += 1;
             self.stats.dup_acks_in += 1;
             if self.in_recovery {

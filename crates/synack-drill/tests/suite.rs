@@ -1,0 +1,87 @@
+//! The whole script suite under `tests/drill/` runs as part of `cargo test`:
+//! every script must pass (a skipped script fails this test too, so the suite
+//! never silently loses coverage).
+
+use std::path::Path;
+use synack_drill::{collect_scripts, run_file, run_script, Outcome, RunOptions};
+
+#[test]
+fn every_script_in_the_suite_passes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/drill");
+    let scripts = collect_scripts(&dir).expect("tests/drill exists");
+    assert!(scripts.len() >= 80, "only {} scripts", scripts.len());
+    let mut problems = Vec::new();
+    for s in &scripts {
+        let r = run_file(s, &RunOptions::default()).expect("readable");
+        if r.outcome != Outcome::Passed {
+            problems.push(format!("{}: {:?}", s.display(), r.outcome));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {} scripts did not pass:\n{}",
+        problems.len(),
+        scripts.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn a_wrong_expectation_fails_with_line_expected_and_actual() {
+    let script = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                  +0 bind(3, ..., ...) = 0\n\
+                  +0 listen(3, 1) = 0\n\
+                  +0 < S 0:0(0) win 65535 <mss 1460>\n\
+                  +0 > S. 0:0(0) ack 2 <mss 1460>\n";
+    let r = run_script(script, &RunOptions::default());
+    let Outcome::Failed { line, message } = r.outcome else { panic!("{:?}", r.outcome) };
+    assert_eq!(line, 5);
+    assert!(
+        message.contains("expected: S. 0:0(0) ack 2") && message.contains("actual:   S. 0:0(0) ack 1"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_packet_sent_late_or_not_at_all_fails() {
+    let script = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                  +0 bind(3, ..., ...) = 0\n\
+                  +0 listen(3, 1) = 0\n\
+                  +0 < S 0:0(0) win 65535 <mss 1460>\n\
+                  +0 > S. 0:0(0) ack 1 <mss 1460>\n\
+                  +.5 > S. 0:0(0) ack 1 <mss 1460>\n";
+    let r = run_script(script, &RunOptions::default());
+    assert!(matches!(r.outcome, Outcome::Failed { line: 6, .. }), "{:?}", r.outcome);
+}
+
+#[test]
+fn an_unexpected_packet_fails() {
+    let script = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                  +0 bind(3, ..., ...) = 0\n\
+                  +0 listen(3, 1) = 0\n\
+                  +0 < S 0:0(0) win 65535 <mss 1460>\n\
+                  +.1 < . 1:1(0) ack 1 win 65535\n";
+    let r = run_script(script, &RunOptions::default());
+    let Outcome::Failed { line, message } = r.outcome else { panic!("{:?}", r.outcome) };
+    assert_eq!(line, 5);
+    assert!(message.contains("unexpected outbound packet"), "{message}");
+}
+
+#[test]
+fn unsupported_constructs_are_skipped_never_passed() {
+    for script in [
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_CORK, [1], 4) = 0\n",
+        "`sysctl -q net.ipv4.tcp_congestion_control=cubic`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 splice(3, 4) = 0\n",
+    ] {
+        let r = run_script(script, &RunOptions::default());
+        assert!(matches!(r.outcome, Outcome::Skipped { .. }), "{script}: {:?}", r.outcome);
+    }
+}
+
+#[test]
+fn parse_errors_name_line_and_column() {
+    let r = run_script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < S 0:0(0) wnd 5\n", &RunOptions::default());
+    let Outcome::ParseError(e) = r.outcome else { panic!("{:?}", r.outcome) };
+    assert_eq!((e.line, e.col), (2, 15));
+}
