@@ -33,6 +33,8 @@ pub struct Sock {
     pub keepalive: bool,
     /// TCP_NODELAY.
     pub nodelay: bool,
+    /// TCP_CORK.
+    pub cork: bool,
     /// TCP_USER_TIMEOUT.
     pub user_timeout: Option<Duration>,
     /// An error for SO_ERROR, taken when read.
@@ -52,6 +54,7 @@ impl Sock {
             linger_zero: false,
             keepalive: false,
             nodelay: false,
+            cork: false,
             user_timeout: None,
             so_error: None,
             connect_done_unreported: false,
@@ -380,6 +383,9 @@ impl Engine {
         if s.keepalive {
             let _ = self.ep.set_keepalive(now, h, true);
         }
+        if s.cork {
+            let _ = self.ep.set_cork(now, h, true);
+        }
         if s.user_timeout.is_some() {
             let _ = self.ep.set_user_timeout(now, h, s.user_timeout);
         }
@@ -448,6 +454,13 @@ impl Engine {
                     let _ = self.ep.set_nodelay(now, h, on);
                 }
             }
+            "TCP_CORK" => {
+                let on = need()? != 0;
+                self.sock(fd)?.cork = on;
+                if let Some(h) = conn {
+                    let _ = self.ep.set_cork(now, h, on);
+                }
+            }
             "SO_LINGER" => {
                 let onoff = struct_field(&value, &["l_onoff", "onoff"]).and_then(int).unwrap_or(0);
                 let linger = struct_field(&value, &["l_linger", "linger"]).and_then(int).unwrap_or(0);
@@ -511,6 +524,7 @@ impl Engine {
             }
             "SO_KEEPALIVE" => i64::from(s.keepalive),
             "TCP_NODELAY" => i64::from(s.nodelay),
+            "TCP_CORK" => i64::from(s.cork),
             "SO_RCVBUF" => self.ep.config().recv_buffer as i64,
             "SO_SNDBUF" => self.ep.config().send_buffer as i64,
             "TCP_MAXSEG" => match conn {

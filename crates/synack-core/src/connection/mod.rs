@@ -218,6 +218,8 @@ pub struct Connection {
     sack_ok: bool,
     wscale_ok: bool,
     nodelay: bool,
+    /// TCP_CORK: partial segments wait.
+    cork: bool,
 
     // Loss recovery and congestion control.
     rtt: RttEstimator,
@@ -299,6 +301,7 @@ impl Connection {
             sack_ok: false,
             wscale_ok: false,
             nodelay: cfg.nodelay,
+            cork: false,
             rtt: RttEstimator::new(cfg.initial_rto),
             rtt_probe: None,
             rto_ts: None,

@@ -296,6 +296,10 @@ impl Connection {
             if !self.nodelay && in_flight > 0 && self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt {
                 return None;
             }
+            // TCP_CORK: no partial segments until uncorked.
+            if self.cork {
+                return None;
+            }
             // Sender SWS avoidance: wait for a usable window unless idle.
             if len < unsent && in_flight > 0 && (len as u32) < self.max_snd_wnd / 2 {
                 return None;
@@ -447,6 +451,13 @@ impl Connection {
             options.set_sack_blocks(&blocks[..n]);
         }
         options
+    }
+
+    /// TCP_CORK: hold partial segments until uncorked (full segments and a
+    /// FIN still go out).
+    pub(crate) fn set_cork(&mut self, now: Instant, cfg: &Config, cork: bool) {
+        self.cork = cork;
+        self.after_event(now, cfg);
     }
 
     /// Disables or enables Nagle's algorithm (TCP_NODELAY).

@@ -440,6 +440,14 @@ impl Endpoint {
         Ok(())
     }
 
+    /// TCP_CORK: when on, only full-sized segments (and a FIN) are sent;
+    /// turning it off sends what waits.
+    pub fn set_cork(&mut self, now: Instant, h: ConnHandle, cork: bool) -> Result<(), Error> {
+        let idx = self.check(h)?;
+        self.with_conn(now, idx, |c, cfg| c.set_cork(now, cfg, cork));
+        Ok(())
+    }
+
     /// SO_KEEPALIVE for this connection (RFC 9293 §3.8.4).
     pub fn set_keepalive(&mut self, now: Instant, h: ConnHandle, on: bool) -> Result<(), Error> {
         let idx = self.check(h)?;
