@@ -368,3 +368,21 @@ mod status {
         assert_eq!(i.bytes_acked, 5000);
     }
 }
+
+mod transparent {
+    use super::*;
+
+    #[test]
+    fn listen_any_accepts_connections_to_any_destination() {
+        let mut p = Pair::new();
+        let l = p.b.listen_any(16).unwrap();
+        let now = p.now;
+        let c = p.a.connect(now, A_ADDR, "203.0.113.9:443".parse().unwrap()).unwrap();
+        p.flush();
+        // The pair routes by side, not by address: B sees the SYN to 203.0.113.9.
+        p.run_for(Duration::from_millis(100));
+        assert_eq!(p.a.state(c).unwrap(), State::Established);
+        let s = p.b.accept(l).unwrap();
+        assert_eq!(p.b.tuple(s).unwrap().local, "203.0.113.9:443".parse().unwrap());
+    }
+}

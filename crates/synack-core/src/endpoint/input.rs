@@ -104,6 +104,7 @@ impl Endpoint {
             .listener_by_addr
             .get(&tuple.local)
             .or_else(|| self.listener_by_addr.get(&SocketAddr::new(unspecified(tuple.local.ip()), tuple.local.port())))
+            .or_else(|| self.listener_by_addr.get(&SocketAddr::new(unspecified(tuple.local.ip()), 0)))
             .copied();
         if let Some(li) = listener {
             if flags.ack() {

@@ -213,6 +213,10 @@ impl Endpoint {
         if self.listener_by_addr.contains_key(&addr) {
             return Err(Error::AddrInUse);
         }
+        Ok(self.add_listener(addr, backlog))
+    }
+
+    fn add_listener(&mut self, addr: SocketAddr, backlog: usize) -> ListenerHandle {
         let listener = Listener {
             addr,
             backlog: backlog.clamp(1, self.cfg.syn_backlog.max(1)),
@@ -231,7 +235,21 @@ impl Endpoint {
             }
         };
         self.listener_by_addr.insert(addr, index as u32);
-        Ok(ListenerHandle { index: index as u32, generation: self.listeners[index].0 })
+        ListenerHandle { index: index as u32, generation: self.listeners[index].0 }
+    }
+
+    /// A listener for connections to any address and port that no other
+    /// listener takes (a transparent proxy's). Accepted connections keep the
+    /// destination the peer used as their local address.
+    pub fn listen_any(&mut self, backlog: usize) -> Result<ListenerHandle, Error> {
+        let v4 = SocketAddr::new(core::net::IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0);
+        if self.listener_by_addr.contains_key(&v4) {
+            return Err(Error::AddrInUse);
+        }
+        let h = self.add_listener(v4, backlog);
+        let v6 = SocketAddr::new(core::net::IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED), 0);
+        self.listener_by_addr.insert(v6, h.index);
+        Ok(h)
     }
 
     /// The next established connection of a listener, or `WouldBlock`.
@@ -261,7 +279,7 @@ impl Endpoint {
     pub fn close_listener(&mut self, now: Instant, listener: ListenerHandle) -> Result<(), Error> {
         self.listener_mut(listener)?;
         let l = self.listeners[listener.index as usize].1.take().expect("checked above");
-        self.listener_by_addr.remove(&l.addr);
+        self.listener_by_addr.retain(|_, i| *i != listener.index);
         for h in l.accept_queue {
             if let Some(idx) = Self::index_of(&self.slots, h) {
                 self.with_conn(now, idx, |c, cfg| c.abort(now, cfg));
