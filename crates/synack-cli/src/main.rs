@@ -3,6 +3,7 @@
 mod demo;
 mod drill;
 mod ladder;
+mod net;
 mod units;
 
 use clap::error::ErrorKind;
@@ -24,6 +25,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run packetdrill-dialect scripts against synack-core in virtual time.
     Drill(drill::DrillArgs),
+    /// Serve echo, discard or HTTP on synack over a TUN device.
+    Serve(net::ServeArgs),
+    /// Like nc: stdin to a TCP connection over a TUN device, the connection to stdout.
+    Connect(net::ConnectArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +49,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Drill(args) => return drill::run(&args),
+        Command::Serve(args) => net::serve(&args),
+        Command::Connect(args) => net::connect(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

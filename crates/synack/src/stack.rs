@@ -252,6 +252,11 @@ impl Stack {
         Stack { shared }
     }
 
+    /// Observes every segment in or out and every state change (the ladder of `synack --trace`).
+    pub fn set_tracer(&self, tracer: Box<dyn synack_core::Tracer>) {
+        self.shared.lock().ep.set_tracer(tracer);
+    }
+
     /// The stack's addresses.
     pub fn addresses(&self) -> Vec<IpAddr> {
         self.shared.lock().addresses.clone()

@@ -194,8 +194,7 @@ impl Connection {
         if let Some(rst) = self.send_rst.take() {
             return match rst {
                 Rst::Abort => {
-                    // The highest sequence number sent: what the peer most likely expects.
-                    let seq = self.snd_max;
+                    let seq = self.acceptable_seq();
                     self.emit(now, cfg, buf, seq, TcpFlags::RST | TcpFlags::ACK, 0)
                 }
                 Rst::ForAck(seq) => self.emit(now, cfg, buf, seq, TcpFlags::RST, 0),
@@ -234,9 +233,7 @@ impl Connection {
         }
         let delack_due = self.timers.delack.is_some_and(|t| t <= now);
         if self.ack_now || delack_due {
-            // SND.MAX, not SND.NXT: after a go-back the peer may already hold
-            // data past SND.NXT and would find a lower number unacceptable.
-            let seq = self.snd_max;
+            let seq = self.acceptable_seq();
             return self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0);
         }
         None
@@ -435,6 +432,20 @@ impl Connection {
         self.stats.bytes_sent += len as u64;
         self.last_send = now;
         Some(n)
+    }
+
+    /// The sequence number for a segment without data (ACK, RST): SND.MAX,
+    /// not SND.NXT, since after a go-back the peer may already hold data past
+    /// SND.NXT; but never beyond the peer's window (a zero-window probe byte
+    /// it did not take), where the segment would be unacceptable (as Linux's
+    /// tcp_acceptable_seq).
+    fn acceptable_seq(&self) -> SeqNum {
+        let right_edge = self.snd_una + self.snd_wnd;
+        if self.snd_max > right_edge && self.state.is_synchronized() {
+            right_edge.max(self.snd_una)
+        } else {
+            self.snd_max
+        }
     }
 
     /// The options of a segment with `flags`: the SYN options, or timestamps

@@ -1,0 +1,344 @@
+//! `synack serve` and `synack connect`: synack over a TUN device.
+
+use crate::ladder::{Entry, Ladder, Style};
+use crate::units;
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use synack::{Device, Faults, FaultyDevice, PcapTap, Stack, StackConfig, TcpListener, TcpStream, TunDevice};
+use synack_core::{Direction, FourTuple, Instant, State, Tracer};
+use synack_sim::Fate;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Options shared by `serve` and `connect`.
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// The TUN device to create (or attach to, when it is persistent).
+    #[arg(long, value_name = "NAME")]
+    pub tun: String,
+    /// The stack's address, with its prefix length (e.g. 10.7.0.2/24).
+    #[arg(long, value_name = "IP/LEN", value_parser = parse_cidr)]
+    pub addr: (IpAddr, u8),
+    /// Also configure the kernel's side of the device with this address
+    /// (runs `ip addr add` and `ip link set up`).
+    #[arg(long, value_name = "IP/LEN", value_parser = parse_cidr)]
+    pub kernel_addr: Option<(IpAddr, u8)>,
+    /// MTU of the device.
+    #[arg(long, default_value_t = 1500)]
+    pub mtu: u16,
+    /// Record every packet to a pcap file.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Print the ladder diagram of every segment and state change, live (to stderr).
+    #[arg(long)]
+    pub trace: bool,
+    /// Probability that a packet is lost (each direction).
+    #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
+    pub loss: f64,
+    /// Probability that a packet is duplicated.
+    #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
+    pub duplicate: f64,
+    /// Probability that a packet is reordered.
+    #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
+    pub reorder: f64,
+    /// Probability that a bit of a packet is flipped.
+    #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
+    pub corrupt: f64,
+    /// Delay added in each direction, in milliseconds.
+    #[arg(long, allow_hyphen_values = true, value_name = "MS", default_value = "0", value_parser = units::millis)]
+    pub delay: Duration,
+    /// Random extra delay, up to this many milliseconds.
+    #[arg(long, allow_hyphen_values = true, value_name = "MS", default_value = "0", value_parser = units::millis)]
+    pub jitter: Duration,
+    /// Rate limit in bit/s (k, M, G suffixes), each direction.
+    #[arg(long, allow_hyphen_values = true, value_name = "RATE", value_parser = units::rate)]
+    pub bandwidth: Option<u64>,
+    /// Seed of the fault injection.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+    let (ip, len) = s.split_once('/').ok_or_else(|| format!("'{s}' is not IP/LEN (e.g. 10.7.0.2/24)"))?;
+    let ip: IpAddr = ip.parse().map_err(|_| format!("'{ip}' is not an IP address"))?;
+    let len: u8 = len.parse().map_err(|_| format!("'{len}' is not a prefix length"))?;
+    if len > if ip.is_ipv4() { 32 } else { 128 } {
+        return Err(format!("prefix length {len} is too long"));
+    }
+    Ok((ip, len))
+}
+
+/// What `serve` serves.
+#[derive(Debug, Subcommand)]
+pub enum Service {
+    /// Send back what is received.
+    Echo,
+    /// Read and drop everything.
+    Discard,
+    /// HTTP/1.1 file server (hyper over synack's TcpStream).
+    Http {
+        /// Directory to serve.
+        #[arg(long, value_name = "D", default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+/// Options of `synack serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Port to listen on (default: 7 for echo, 9 for discard, 80 for http).
+    #[arg(long)]
+    pub port: Option<u16>,
+    #[command(subcommand)]
+    pub service: Service,
+}
+
+/// Options of `synack connect`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Where to connect.
+    #[arg(value_name = "HOST:PORT")]
+    pub target: SocketAddr,
+}
+
+/// Draws the ladder of one end, live.
+struct LiveTrace {
+    ladder: Ladder,
+}
+
+impl Tracer for LiveTrace {
+    fn packet(&mut self, now: Instant, dir: Direction, bytes: &[u8]) {
+        let e = Entry::Packet {
+            at: now,
+            from_client: dir == Direction::Out,
+            bytes: bytes.to_vec(),
+            fate: Fate::Delivered(now),
+        };
+        eprintln!("{}", self.ladder.line(&e));
+    }
+
+    fn state_change(&mut self, now: Instant, _tuple: FourTuple, from: State, to: State) {
+        eprintln!("{}", self.ladder.line(&Entry::State { at: now, client: true, from, to }));
+    }
+}
+
+/// Opens the device (with pcap and faults as asked) and starts the stack.
+fn start(net: &NetArgs) -> Result<Stack, String> {
+    let tun = TunDevice::open(&net.tun, usize::from(net.mtu)).map_err(|e| e.to_string())?;
+    if let Some((ip, len)) = net.kernel_addr {
+        for args in [
+            vec!["addr".to_string(), "add".into(), format!("{ip}/{len}"), "dev".into(), net.tun.clone()],
+            vec!["link".into(), "set".into(), net.tun.clone(), "up".into()],
+        ] {
+            let st = std::process::Command::new("ip").args(&args).status().map_err(|e| format!("ip: {e}"))?;
+            if !st.success() {
+                return Err(format!("`ip {}` failed", args.join(" ")));
+            }
+        }
+    }
+    let mut dev: Box<dyn Device> = Box::new(tun);
+    let faults = Faults {
+        loss: net.loss,
+        duplicate: net.duplicate,
+        reorder: net.reorder,
+        corrupt: net.corrupt,
+        delay: net.delay,
+        jitter: net.jitter,
+        rate: net.bandwidth,
+        queue_limit: 1000,
+    };
+    if !faults.is_none() {
+        dev = Box::new(FaultyDevice::new(dev, faults, faults, net.seed));
+    }
+    if let Some(p) = &net.pcap {
+        dev = Box::new(PcapTap::new(dev, p).map_err(|e| format!("--pcap {}: {e}", p.display()))?);
+    }
+    let mut cfg = StackConfig::new(vec![net.addr.0]);
+    cfg.tcp.mtu = net.mtu;
+    let stack = Stack::new(dev, cfg);
+    if net.trace {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let ladder = Ladder::new(Style { color, absolute: false }, Instant::ZERO);
+        stack.set_tracer(Box::new(LiveTrace { ladder }));
+    }
+    Ok(stack)
+}
+
+/// Runs `synack serve`.
+pub fn serve(args: &ServeArgs) -> Result<(), String> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let stack = start(&args.net)?;
+        let port = args.port.unwrap_or(match args.service {
+            Service::Echo => 7,
+            Service::Discard => 9,
+            Service::Http { .. } => 80,
+        });
+        let l = TcpListener::bind(&stack, SocketAddr::new(args.net.addr.0, port)).await.map_err(|e| e.to_string())?;
+        eprintln!(
+            "synack: serving {} on {}:{port} over {}",
+            service_name(&args.service),
+            args.net.addr.0,
+            args.net.tun
+        );
+        let dir = match &args.service {
+            Service::Http { dir } => Some(Arc::new(dir.clone())),
+            _ => None,
+        };
+        loop {
+            tokio::select! {
+                r = l.accept() => {
+                    let (stream, peer) = r.map_err(|e| e.to_string())?;
+                    let dir = dir.clone();
+                    let echo = matches!(args.service, Service::Echo);
+                    tokio::spawn(async move {
+                        let r = match dir {
+                            Some(dir) => http(stream, dir).await,
+                            None if echo => echo_conn(stream).await,
+                            None => discard(stream).await,
+                        };
+                        if let Err(e) = r {
+                            eprintln!("synack: {peer}: {e}");
+                        }
+                    });
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("synack: shutting down");
+                    stack.shutdown(Duration::from_secs(5)).await;
+                    return Ok(());
+                }
+            }
+        }
+    })
+}
+
+fn service_name(s: &Service) -> &'static str {
+    match s {
+        Service::Echo => "echo",
+        Service::Discard => "discard",
+        Service::Http { .. } => "http",
+    }
+}
+
+async fn echo_conn(mut s: TcpStream) -> std::io::Result<()> {
+    let (mut r, mut w) = s.split();
+    tokio::io::copy(&mut r, &mut w).await?;
+    w.shutdown().await
+}
+
+async fn discard(mut s: TcpStream) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    while s.read(&mut buf).await? > 0 {}
+    s.shutdown().await
+}
+
+/// Serves files with hyper over a synack stream.
+async fn http(s: TcpStream, dir: Arc<PathBuf>) -> std::io::Result<()> {
+    let io = hyper_util::rt::TokioIo::new(s);
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let dir = dir.clone();
+        async move { Ok::<_, std::convert::Infallible>(file_response(&dir, req.uri().path()).await) }
+    });
+    hyper::server::conn::http1::Builder::new().serve_connection(io, service).await.map_err(std::io::Error::other)
+}
+
+async fn file_response(dir: &Path, path: &str) -> Response<Full<Bytes>> {
+    let rel = Path::new(path.trim_start_matches('/'));
+    let status = |code: StatusCode, text: &str| {
+        let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
+        *r.status_mut() = code;
+        r
+    };
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return status(StatusCode::FORBIDDEN, "forbidden");
+    }
+    let full = if rel.as_os_str().is_empty() { dir.to_path_buf() } else { dir.join(rel) };
+    if full.is_dir() {
+        let mut names = Vec::new();
+        if let Ok(mut rd) = tokio::fs::read_dir(&full).await {
+            while let Ok(Some(e)) = rd.next_entry().await {
+                names.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        return Response::new(Full::new(Bytes::from(names.join("\n") + "\n")));
+    }
+    match tokio::fs::read(&full).await {
+        Ok(data) => Response::new(Full::new(Bytes::from(data))),
+        Err(_) => status(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// Runs `synack connect`: stdin to the connection, the connection to stdout,
+/// half-close on end of input.
+pub fn connect(args: &ConnectArgs) -> Result<(), String> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let stack = start(&args.net)?;
+        let stream = TcpStream::connect(&stack, args.target).await.map_err(|e| format!("{}: {e}", args.target))?;
+        let (mut r, mut w) = stream.into_split();
+        let sent = Arc::new(AtomicU64::new(0));
+        let received = Arc::new(AtomicU64::new(0));
+        let progress = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+        let meter = progress.then(|| tokio::spawn(show_progress(sent.clone(), received.clone())));
+        let s2 = sent.clone();
+        let up = tokio::spawn(async move {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = stdin.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                w.write_all(&buf[..n]).await?;
+                s2.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            w.shutdown().await
+        });
+        let mut stdout = tokio::io::stdout();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = r.read(&mut buf).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            stdout.write_all(&buf[..n]).await.map_err(|e| e.to_string())?;
+            received.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        stdout.flush().await.map_err(|e| e.to_string())?;
+        up.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        if let Some(m) = meter {
+            m.abort();
+            eprintln!();
+        }
+        stack.shutdown(Duration::from_secs(2)).await;
+        Ok(())
+    })
+}
+
+/// A progress line on the terminal: bytes each way and the rate.
+async fn show_progress(sent: Arc<AtomicU64>, received: Arc<AtomicU64>) {
+    let start = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (s, r) = (sent.load(Ordering::Relaxed), received.load(Ordering::Relaxed));
+        let secs = start.elapsed().as_secs_f64().max(0.001);
+        eprint!(
+            "\rsent {:.1} MB, received {:.1} MB, {:.1} Mbit/s   ",
+            s as f64 / 1e6,
+            r as f64 / 1e6,
+            (s + r) as f64 * 8.0 / secs / 1e6
+        );
+    }
+}

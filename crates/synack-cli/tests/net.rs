@@ -1,0 +1,177 @@
+//! `synack serve` and `synack connect` against the Linux kernel: the CLI
+//! creates the TUN device, the test moves its kernel side into a namespace
+//! it creates (needs root; see synack-testnet).
+
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use synack_testnet::{NetEnv, KERNEL_IP, SYNACK_IP};
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+fn tun_name() -> String {
+    format!("skc{}x{}", std::process::id() % 100_000, N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Waits for the CLI to create its interface, then builds the namespace around it.
+fn adopt_when_ready(tun: &str, child: &mut Child) -> NetEnv {
+    let mut env = NetEnv::bare();
+    attach_when_ready(&mut env, tun, child);
+    env
+}
+
+/// Waits for the CLI to create its interface, then moves it into `env`.
+fn attach_when_ready(env: &mut NetEnv, tun: &str, child: &mut Child) {
+    for _ in 0..200 {
+        if Command::new("ip").args(["link", "show", tun]).output().is_ok_and(|o| o.status.success()) {
+            env.attach(tun);
+            return;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("synack exited early: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{tun} never appeared");
+}
+
+/// Stops a child with SIGINT (so it flushes its capture) and reaps it.
+fn interrupt(mut child: Child) {
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    for _ in 0..200 {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("synack-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn serve(tun: &str, extra: &[&str], service: &[&str]) -> Child {
+    let mut args = vec!["serve", "--tun", tun, "--addr", "10.7.0.2/24"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(service);
+    Command::new(env!("CARGO_BIN_EXE_synack")).args(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+#[test]
+fn curl_downloads_100_mb_from_synack_serve_http() {
+    if !synack_testnet::require() {
+        return;
+    }
+    let dir = temp_dir("http");
+    let mut rng = 0x9e3779b97f4a7c15u64;
+    let data: Vec<u8> = (0..100 << 20)
+        .map(|_| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng as u8
+        })
+        .collect();
+    std::fs::write(dir.join("big.bin"), &data).unwrap();
+    let want: String = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+    let tun = tun_name();
+    let mut child = serve(&tun, &[], &["http", "--dir", dir.to_str().unwrap()]);
+    let env = adopt_when_ready(&tun, &mut child);
+    let out = env.exec_ok(&[
+        "sh",
+        "-c",
+        &format!("curl -sSf --retry 5 --retry-connrefused --max-time 120 http://{SYNACK_IP}/big.bin | sha256sum"),
+    ]);
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(got.split_whitespace().next(), Some(want.as_str()));
+    let missing =
+        env.exec(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{SYNACK_IP}/nope")]);
+    assert_eq!(String::from_utf8_lossy(&missing.stdout), "404");
+    interrupt(child);
+    drop(env);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn capture_of_a_clean_transfer_reads_cleanly_in_tshark() {
+    if !synack_testnet::require() {
+        return;
+    }
+    let dir = temp_dir("pcap");
+    std::fs::write(dir.join("small.txt"), "hello over synack\n".repeat(1000)).unwrap();
+    let pcap = dir.join("cap.pcap");
+    let tun = tun_name();
+    let mut child = serve(&tun, &["--pcap", pcap.to_str().unwrap()], &["http", "--dir", dir.to_str().unwrap()]);
+    let env = adopt_when_ready(&tun, &mut child);
+    let out =
+        env.exec_ok(&["curl", "-sSf", "--retry", "5", "--retry-connrefused", &format!("http://{SYNACK_IP}/small.txt")]);
+    assert_eq!(out.stdout.len(), 18_000);
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(child);
+    drop(env);
+    let Ok(t) = Command::new("tshark")
+        .args(["-r", pcap.to_str().unwrap(), "-o", "tcp.check_checksum:TRUE", "-Y", "tcp"])
+        .output()
+    else {
+        if std::env::var("SYNACK_REQUIRE_NET").as_deref() == Ok("1") {
+            panic!("tshark is not installed");
+        }
+        println!("skipped the tshark check: tshark is not installed");
+        return;
+    };
+    let text = String::from_utf8_lossy(&t.stdout);
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    assert!(text.contains("[SYN]") && text.contains("[SYN, ACK]"), "no handshake in\n{text}");
+    assert!(text.contains("FIN"), "no FIN in\n{text}");
+    assert!(!text.contains("Malformed") && !text.contains("[incorrect]") && !text.contains("Bad checksum"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn synack_connect_talks_to_a_kernel_echo_server_like_nc() {
+    if !synack_testnet::require() {
+        return;
+    }
+    // The kernel's server listens before synack's SYN can arrive.
+    let mut env = NetEnv::bare();
+    let server = env.spawn(&[
+        "/usr/bin/python3",
+        "-c",
+        "import socket\nl = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+l.bind(('0.0.0.0', 9100)); l.listen(1); l.settimeout(30)\nc, _ = l.accept()\n\
+got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\nc.sendall(got[::-1]); c.close()\n",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let tun = tun_name();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["connect", "--tun", &tun, "--addr", "10.7.0.2/24", &format!("{KERNEL_IP}:9100")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    attach_when_ready(&mut env, &tun, &mut child);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"abcdef").unwrap();
+    drop(stdin); // EOF: synack connect half-closes.
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"fedcba");
+    drop(server);
+}
+
+#[test]
+fn serve_with_a_bad_flag_value_fails_with_status_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["serve", "--tun", "x", "--addr", "10.7.0.2", "echo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--addr"));
+}

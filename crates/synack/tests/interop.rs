@@ -1,0 +1,404 @@
+//! synack against the Linux kernel's TCP, over a TUN device whose kernel side
+//! lives in a network namespace each test creates. Contents are checked with
+//! SHA-256. Needs root (see netenv).
+
+use sha2::{Digest, Sha256};
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::Duration;
+use synack::{Faults, FaultyDevice, TcpListener, TcpStream};
+use synack_testnet as netenv;
+use synack_testnet::{NetEnv, KERNEL_IP, SYNACK_IP};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const MB: usize = 1 << 20;
+
+fn addr(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.parse().unwrap(), port)
+}
+
+/// Deterministic data: byte i is (i * 7 + i / 251) mod 256; Python makes the same.
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| ((i * 7 + i / 251) % 256) as u8).collect()
+}
+
+const PY_PATTERN: &str = "def pattern(n):\n    return bytes(((i * 7 + i // 251) % 256) for i in range(n))\n";
+
+fn sha(b: &[u8]) -> String {
+    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Serves echo on synack port 7 until the stack is dropped.
+async fn echo_server(stack: &synack::Stack) {
+    let l = TcpListener::bind(stack, addr(SYNACK_IP, 7)).await.unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = l.accept().await else { return };
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_pings_the_stack() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let stack = NetEnv::stack(dev);
+    let env2 = std::sync::Arc::new(env);
+    let e = env2.clone();
+    let out = tokio::task::spawn_blocking(move || e.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", SYNACK_IP]))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(stack.stats().pings_answered, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_client_echoes_100_mb_through_synack() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let stack = NetEnv::stack(dev);
+    echo_server(&stack).await;
+    let code = format!(
+        "{PY_PATTERN}import socket, hashlib, threading\n\
+data = pattern({n})\n\
+s = socket.create_connection(('{SYNACK_IP}', 7), timeout=60)\n\
+def send():\n    s.sendall(data); s.shutdown(socket.SHUT_WR)\n\
+t = threading.Thread(target=send); t.start()\n\
+h = hashlib.sha256(); total = 0\n\
+while True:\n    b = s.recv(1 << 20)\n    if not b: break\n    h.update(b); total += len(b)\n\
+t.join(); print(total, h.hexdigest())\n",
+        n = 100 * MB
+    );
+    let out = tokio::task::spawn_blocking(move || env.python(&code, Duration::from_secs(120))).await.unwrap();
+    assert_eq!(out.trim(), format!("{} {}", 100 * MB, sha(&pattern(100 * MB))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synack_client_downloads_and_uploads_100_mb_to_kernel_servers() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let stack = NetEnv::stack(dev);
+    // A kernel server: sends 100 MB, then reads what comes back and answers with its hash.
+    let code = format!(
+        "{PY_PATTERN}import socket, hashlib\n\
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+l.bind(('{KERNEL_IP}', 9000)); l.listen(1); l.settimeout(60)\n\
+c, _ = l.accept(); c.settimeout(60)\n\
+c.sendall(pattern({n})); c.shutdown(socket.SHUT_WR)\n\
+h = hashlib.sha256(); total = 0\n\
+while True:\n    b = c.recv(1 << 20)\n    if not b: break\n    h.update(b); total += len(b)\n\
+print(total, h.hexdigest())\n",
+        n = 100 * MB
+    );
+    let server = env.spawn(&["/usr/bin/python3", "-c", &code]);
+    let mut s = connect_retrying(&stack, addr(KERNEL_IP, 9000)).await;
+    let upload = pattern(100 * MB);
+    let (mut r, mut w) = s.split();
+    let (down, ()) = tokio::join!(
+        async {
+            let mut got = Vec::with_capacity(100 * MB);
+            r.read_to_end(&mut got).await.unwrap();
+            got
+        },
+        async {
+            w.write_all(&upload).await.unwrap();
+            w.shutdown().await.unwrap();
+        }
+    );
+    assert_eq!(sha(&down), sha(&pattern(100 * MB)), "download intact");
+    let out = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(60))).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{} {}", 100 * MB, sha(&upload)), "upload intact");
+}
+
+/// A kernel server may need a moment to start listening.
+async fn connect_retrying(stack: &synack::Stack, to: SocketAddr) -> TcpStream {
+    for _ in 0..100 {
+        match TcpStream::connect(stack, to).await {
+            Ok(s) => return s,
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+    panic!("the kernel server never listened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_close_both_ways_with_the_kernel() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let stack = NetEnv::stack(dev);
+    // Kernel client: sends, shuts down its write side, keeps reading.
+    let l = TcpListener::bind(&stack, addr(SYNACK_IP, 80)).await.unwrap();
+    let client = env.spawn(&[
+        "/usr/bin/python3",
+        "-c",
+        &format!(
+            "import socket\ns = socket.create_connection(('{SYNACK_IP}', 80), timeout=20)\n\
+s.sendall(b'question'); s.shutdown(socket.SHUT_WR)\n\
+got = b''\nwhile True:\n    b = s.recv(65536)\n    if not b: break\n    got += b\nprint(got.decode())\n"
+        ),
+    ]);
+    let (mut s, _) = l.accept().await.unwrap();
+    let mut q = Vec::new();
+    s.read_to_end(&mut q).await.unwrap();
+    assert_eq!(q, b"question");
+    s.write_all(b"answer after your FIN").await.unwrap();
+    s.shutdown().await.unwrap();
+    let out = tokio::task::spawn_blocking(move || client.wait(Duration::from_secs(20))).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "answer after your FIN");
+
+    // The reverse: synack shuts down first, the kernel keeps sending.
+    let server = env.spawn(&[
+        "/usr/bin/python3",
+        "-c",
+        &format!(
+            "import socket\nl = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+l.bind(('{KERNEL_IP}', 9001)); l.listen(1); l.settimeout(20)\nc, _ = l.accept()\n\
+got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
+c.sendall(b'reply to ' + got); c.close()\n"
+        ),
+    ]);
+    let mut c = connect_retrying(&stack, addr(KERNEL_IP, 9001)).await;
+    c.write_all(b"synack").await.unwrap();
+    c.shutdown().await.unwrap();
+    let mut reply = Vec::new();
+    c.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(reply, b"reply to synack");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_bidirectional_carries_each_fin_between_synack_and_kernel() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let stack = NetEnv::stack(dev);
+    // Kernel backend: reads to EOF, answers, closes.
+    let backend = env.spawn(&[
+        "/usr/bin/python3",
+        "-c",
+        &format!(
+            "import socket\nl = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+l.bind(('{KERNEL_IP}', 9002)); l.listen(1); l.settimeout(20)\nc, _ = l.accept()\n\
+got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
+c.sendall(got.upper()); c.shutdown(socket.SHUT_WR)\nprint('backend saw EOF')\n"
+        ),
+    ]);
+    // A proxy on synack: synack stream <-> kernel stream.
+    let front = TcpListener::bind(&stack, addr(SYNACK_IP, 8080)).await.unwrap();
+    let st = stack.clone();
+    tokio::spawn(async move {
+        let (mut inbound, _) = front.accept().await.unwrap();
+        let mut outbound = connect_retrying(&st, addr(KERNEL_IP, 9002)).await;
+        tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await.unwrap();
+    });
+    let client = env.spawn(&[
+        "/usr/bin/python3",
+        "-c",
+        &format!(
+            "import socket\ns = socket.create_connection(('{SYNACK_IP}', 8080), timeout=20)\n\
+s.sendall(b'through the proxy'); s.shutdown(socket.SHUT_WR)\n\
+got = b''\nwhile True:\n    b = s.recv(65536)\n    if not b: break\n    got += b\nprint(got.decode())\n"
+        ),
+    ]);
+    let (c, b) = tokio::task::spawn_blocking(move || {
+        (client.wait(Duration::from_secs(20)), backend.wait(Duration::from_secs(20)))
+    })
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&b.stdout).trim(), "backend saw EOF", "the client's FIN crossed the proxy");
+    assert_eq!(String::from_utf8_lossy(&c.stdout).trim(), "THROUGH THE PROXY", "the backend's FIN crossed back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_refused_both_ways() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let stack = NetEnv::stack(dev);
+    let e = TcpStream::connect(&stack, addr(KERNEL_IP, 9)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    let out = tokio::task::spawn_blocking(move || {
+        env.python(
+            &format!(
+                "import socket\ntry:\n    socket.create_connection(('{SYNACK_IP}', 9), timeout=5)\n    print('connected')\n\
+except ConnectionRefusedError:\n    print('refused')\n"
+            ),
+            Duration::from_secs(20),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.trim(), "refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_mid_transfer_is_connection_reset_on_both_sides() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let stack = NetEnv::stack(dev);
+    let l = TcpListener::bind(&stack, addr(SYNACK_IP, 80)).await.unwrap();
+    // The kernel client streams data; synack resets after 1 MB.
+    let client = env.spawn(&[
+        "/usr/bin/python3",
+        "-c",
+        &format!(
+            "import socket, time\ns = socket.create_connection(('{SYNACK_IP}', 80), timeout=20)\n\
+try:\n    while True:\n        s.sendall(b'x' * 65536)\nexcept ConnectionResetError:\n    print('reset')\n"
+        ),
+    ]);
+    let (mut s, _) = l.accept().await.unwrap();
+    let mut buf = vec![0u8; MB];
+    s.read_exact(&mut buf).await.unwrap();
+    s.abort().unwrap();
+    let out = tokio::task::spawn_blocking(move || client.wait(Duration::from_secs(20))).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "reset");
+
+    // The kernel resets a synack client mid-transfer (SO_LINGER 0 then close).
+    let _server = env.spawn(&[
+        "/usr/bin/python3",
+        "-c",
+        &format!(
+            "import socket, struct\nl = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+l.bind(('{KERNEL_IP}', 9003)); l.listen(1); l.settimeout(20)\nc, _ = l.accept()\n\
+c.sendall(b'y' * 100000)\nc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()\n"
+        ),
+    ]);
+    let mut c = connect_retrying(&stack, addr(KERNEL_IP, 9003)).await;
+    let e = loop {
+        match c.read(&mut buf).await {
+            Ok(0) => panic!("end of stream instead of a reset"),
+            Ok(_) => continue,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_kernel_connections_each_move_one_mb() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let stack = NetEnv::stack(dev);
+    echo_server(&stack).await;
+    let out =
+        tokio::task::spawn_blocking(move || env.python(&concurrent_echo_client(200, MB), Duration::from_secs(120)))
+            .await
+            .unwrap();
+    assert_eq!(out.trim(), "open 200\n200 ok");
+}
+
+/// A Python asyncio client: `n` concurrent connections, each echoing `size` bytes.
+fn concurrent_echo_client(n: usize, size: usize) -> String {
+    let body = r#"
+import asyncio, hashlib, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+data = pattern(SIZE)
+want = hashlib.sha256(data).hexdigest()
+
+async def one(ready, go):
+    r, w = await asyncio.open_connection('ADDR', 7, limit=1 << 20)
+    ready.append(1)
+    await go.wait()
+    w.write(data)
+    await w.drain()
+    w.write_eof()
+    got = b''
+    while True:
+        more = await r.read(1 << 20)
+        if not more:
+            break
+        got += more
+    w.close()
+    return hashlib.sha256(got).hexdigest() == want
+
+async def main():
+    ready = []
+    go = asyncio.Event()
+    tasks = [asyncio.create_task(one(ready, go)) for i in range(CONNS)]
+    # Every connection is open at once before any data moves.
+    while len(ready) < CONNS and not any(t.done() for t in tasks):
+        await asyncio.sleep(0.05)
+    print('open', len(ready))
+    go.set()
+    res = await asyncio.gather(*tasks)
+    print(sum(res), 'ok' if all(res) else 'BAD')
+
+asyncio.run(main())
+"#;
+    format!(
+        "{PY_PATTERN}{}",
+        body.replace("SIZE", &size.to_string()).replace("ADDR", SYNACK_IP).replace("CONNS", &n.to_string())
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_kernel_connections_held_open_at_once() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let stack = NetEnv::stack(dev);
+    echo_server(&stack).await;
+    let out = tokio::task::spawn_blocking(move || {
+        env.python(&concurrent_echo_client(5000, 64 * 1024), Duration::from_secs(300))
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.trim(), "open 5000\n5000 ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_complete_with_loss_reordering_and_delay() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    // 1% loss, reordering and 20 ms delay, each direction, in synack's device layer.
+    let faults = Faults { loss: 0.01, reorder: 0.01, delay: Duration::from_millis(10), ..Faults::default() };
+    let stack = NetEnv::stack(FaultyDevice::new(dev, faults, faults, 42));
+    echo_server(&stack).await;
+    // And nftables drops 0.5% of what the kernel receives, independently.
+    let nft = env.exec(&[
+        "sh",
+        "-c",
+        "nft add table inet synack && nft add chain inet synack in '{ type filter hook input priority 0; }' && \
+         nft add rule inet synack in numgen random mod 1000 lt 5 drop",
+    ]);
+    let nft_on = nft.status.success();
+    if !nft_on {
+        println!("nft unavailable ({}); loss from the device layer only", String::from_utf8_lossy(&nft.stderr).trim());
+    }
+    let size = 100 * MB;
+    let code = format!(
+        "{PY_PATTERN}import socket, hashlib, threading\n\
+data = pattern({size})\n\
+s = socket.create_connection(('{SYNACK_IP}', 7), timeout=30); s.settimeout(None)\n\
+def send():\n    s.sendall(data); s.shutdown(socket.SHUT_WR)\n\
+t = threading.Thread(target=send); t.start()\n\
+h = hashlib.sha256(); total = 0\n\
+while True:\n    b = s.recv(1 << 20)\n    if not b: break\n    h.update(b); total += len(b)\n\
+t.join(); print(total, h.hexdigest())\n"
+    );
+    let out = tokio::task::spawn_blocking(move || env.python(&code, Duration::from_secs(1200))).await.unwrap();
+    assert_eq!(out.trim(), format!("{size} {}", sha(&pattern(size))));
+}
