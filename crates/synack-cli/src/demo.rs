@@ -16,12 +16,9 @@ use synack_core::{Config, Direction, FourTuple, Instant, State, Tracer};
 use synack_sim::transfer::{Outcome, Transfer, TransferSpec};
 use synack_sim::{Fate, HostId, LinkConfig, Network, Observer};
 
-/// Options of `synack demo`.
+/// Faults that `demo`, `serve` and `connect` inject.
 #[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Bytes each side sends (k, M suffixes: 64k, 1M).
-    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value = "4k", value_parser = units::bytes)]
-    pub bytes: u64,
+pub struct FaultArgs {
     /// Probability that a packet is lost (0.01 or 1%).
     #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
     pub loss: f64,
@@ -34,15 +31,26 @@ pub struct DemoArgs {
     /// Probability that a bit of a packet is flipped (the checksum catches it).
     #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
     pub corrupt: f64,
-    /// One-way delay in milliseconds.
-    #[arg(long, allow_hyphen_values = true, value_name = "MS", default_value = "10", value_parser = units::millis)]
-    pub delay: Duration,
     /// Random extra delay, up to this many milliseconds.
     #[arg(long, allow_hyphen_values = true, value_name = "MS", default_value = "0", value_parser = units::millis)]
     pub jitter: Duration,
     /// Link rate in bit/s (k, M, G suffixes: 10M); unlimited by default.
     #[arg(long, allow_hyphen_values = true, value_name = "RATE", value_parser = units::rate)]
     pub bandwidth: Option<u64>,
+}
+
+/// Options of `synack demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Bytes each side sends (k, M suffixes: 64k, 1M).
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value = "4k", value_parser = units::bytes)]
+    pub bytes: u64,
+    /// Loss, duplication, reordering, corruption, jitter, bandwidth.
+    #[command(flatten)]
+    pub faults: FaultArgs,
+    /// One-way delay in milliseconds.
+    #[arg(long, allow_hyphen_values = true, value_name = "MS", default_value = "10", value_parser = units::millis)]
+    pub delay: Duration,
     /// Seed of the simulation (same seed, same run).
     #[arg(long, allow_hyphen_values = true, value_name = "S", default_value_t = 1)]
     pub seed: u64,
@@ -99,12 +107,12 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     let server = net.add_host(server_ip, Config::default());
     net.set_default_link(LinkConfig {
         delay: args.delay,
-        jitter: args.jitter,
-        loss: args.loss,
-        duplicate: args.duplicate,
-        reorder: args.reorder,
-        corrupt: args.corrupt,
-        bandwidth: args.bandwidth,
+        jitter: args.faults.jitter,
+        loss: args.faults.loss,
+        duplicate: args.faults.duplicate,
+        reorder: args.faults.reorder,
+        corrupt: args.faults.corrupt,
+        bandwidth: args.faults.bandwidth,
         queue_limit: 100,
     });
     net.set_observer(Box::new(LinkLog { log: log.clone(), client }));

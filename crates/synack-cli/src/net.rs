@@ -39,27 +39,12 @@ pub struct NetArgs {
     /// Print the ladder diagram of every segment and state change, live (to stderr).
     #[arg(long)]
     pub trace: bool,
-    /// Probability that a packet is lost (each direction).
-    #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
-    pub loss: f64,
-    /// Probability that a packet is duplicated.
-    #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
-    pub duplicate: f64,
-    /// Probability that a packet is reordered.
-    #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
-    pub reorder: f64,
-    /// Probability that a bit of a packet is flipped.
-    #[arg(long, allow_hyphen_values = true, value_name = "P", default_value = "0", value_parser = units::probability)]
-    pub corrupt: f64,
+    /// Loss, duplication, reordering, corruption, jitter, bandwidth (each direction).
+    #[command(flatten)]
+    pub faults: crate::demo::FaultArgs,
     /// Delay added in each direction, in milliseconds.
     #[arg(long, allow_hyphen_values = true, value_name = "MS", default_value = "0", value_parser = units::millis)]
     pub delay: Duration,
-    /// Random extra delay, up to this many milliseconds.
-    #[arg(long, allow_hyphen_values = true, value_name = "MS", default_value = "0", value_parser = units::millis)]
-    pub jitter: Duration,
-    /// Rate limit in bit/s (k, M, G suffixes), each direction.
-    #[arg(long, allow_hyphen_values = true, value_name = "RATE", value_parser = units::rate)]
-    pub bandwidth: Option<u64>,
     /// Seed of the fault injection.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -149,13 +134,13 @@ fn start(net: &NetArgs) -> Result<Stack, String> {
     }
     let mut dev: Box<dyn Device> = Box::new(tun);
     let faults = Faults {
-        loss: net.loss,
-        duplicate: net.duplicate,
-        reorder: net.reorder,
-        corrupt: net.corrupt,
+        loss: net.faults.loss,
+        duplicate: net.faults.duplicate,
+        reorder: net.faults.reorder,
+        corrupt: net.faults.corrupt,
         delay: net.delay,
-        jitter: net.jitter,
-        rate: net.bandwidth,
+        jitter: net.faults.jitter,
+        rate: net.faults.bandwidth,
         queue_limit: 1000,
     };
     if !faults.is_none() {

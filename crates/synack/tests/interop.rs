@@ -121,6 +121,15 @@ print(total, h.hexdigest())\n",
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{} {}", 100 * MB, sha(&upload)), "upload intact");
 }
 
+/// Python for a kernel server on KERNEL_IP:port that accepts one
+/// connection as `c` (with `socket` and `struct` imported), then runs `body`.
+fn kernel_server(port: u16, body: &str) -> String {
+    format!(
+        "import socket, struct\nl = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+l.bind(('{KERNEL_IP}', {port})); l.listen(1); l.settimeout(20)\nc, _ = l.accept()\n{body}"
+    )
+}
+
 /// A kernel server may need a moment to start listening.
 async fn connect_retrying(stack: &synack::Stack, to: SocketAddr) -> TcpStream {
     for _ in 0..100 {
@@ -164,11 +173,10 @@ got = b''\nwhile True:\n    b = s.recv(65536)\n    if not b: break\n    got += b
     let server = env.spawn(&[
         "/usr/bin/python3",
         "-c",
-        &format!(
-            "import socket\nl = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-l.bind(('{KERNEL_IP}', 9001)); l.listen(1); l.settimeout(20)\nc, _ = l.accept()\n\
-got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
-c.sendall(b'reply to ' + got); c.close()\n"
+        &kernel_server(
+            9001,
+            "got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
+c.sendall(b'reply to ' + got); c.close()\n",
         ),
     ]);
     let mut c = connect_retrying(&stack, addr(KERNEL_IP, 9001)).await;
@@ -191,11 +199,10 @@ async fn copy_bidirectional_carries_each_fin_between_synack_and_kernel() {
     let backend = env.spawn(&[
         "/usr/bin/python3",
         "-c",
-        &format!(
-            "import socket\nl = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-l.bind(('{KERNEL_IP}', 9002)); l.listen(1); l.settimeout(20)\nc, _ = l.accept()\n\
-got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
-c.sendall(got.upper()); c.shutdown(socket.SHUT_WR)\nprint('backend saw EOF')\n"
+        &kernel_server(
+            9002,
+            "got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
+c.sendall(got.upper()); c.shutdown(socket.SHUT_WR)\nprint('backend saw EOF')\n",
         ),
     ]);
     // A proxy on synack: synack stream <-> kernel stream.
@@ -275,11 +282,7 @@ try:\n    while True:\n        s.sendall(b'x' * 65536)\nexcept ConnectionResetEr
     let _server = env.spawn(&[
         "/usr/bin/python3",
         "-c",
-        &format!(
-            "import socket, struct\nl = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-l.bind(('{KERNEL_IP}', 9003)); l.listen(1); l.settimeout(20)\nc, _ = l.accept()\n\
-c.sendall(b'y' * 100000)\nc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()\n"
-        ),
+        &kernel_server(9003, "c.sendall(b'y' * 100000)\nc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()\n"),
     ]);
     let mut c = connect_retrying(&stack, addr(KERNEL_IP, 9003)).await;
     let e = loop {
