@@ -38,4 +38,9 @@ pub trait Tracer: Send {
     fn packet(&mut self, now: Instant, dir: Direction, bytes: &[u8]);
     /// A connection changed state.
     fn state_change(&mut self, now: Instant, tuple: FourTuple, from: State, to: State);
+    /// A connection started retransmitting: after a timeout (`timeout`) or
+    /// three duplicate ACKs.
+    fn retransmission(&mut self, now: Instant, tuple: FourTuple, timeout: bool) {
+        let _ = (now, tuple, timeout);
+    }
 }

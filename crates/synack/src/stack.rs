@@ -202,6 +202,32 @@ impl Inner {
     }
 }
 
+/// Logs retransmissions with `tracing`, and passes everything to the user's tracer.
+struct LogTracer {
+    user: Option<Box<dyn synack_core::Tracer>>,
+}
+
+impl synack_core::Tracer for LogTracer {
+    fn packet(&mut self, now: Instant, dir: synack_core::Direction, bytes: &[u8]) {
+        if let Some(u) = self.user.as_mut() {
+            u.packet(now, dir, bytes);
+        }
+    }
+
+    fn state_change(&mut self, now: Instant, tuple: synack_core::FourTuple, from: State, to: State) {
+        if let Some(u) = self.user.as_mut() {
+            u.state_change(now, tuple, from, to);
+        }
+    }
+
+    fn retransmission(&mut self, now: Instant, tuple: synack_core::FourTuple, timeout: bool) {
+        tracing::debug!(local = %tuple.local, remote = %tuple.remote, timeout, "retransmission");
+        if let Some(u) = self.user.as_mut() {
+            u.retransmission(now, tuple, timeout);
+        }
+    }
+}
+
 /// What the driver shares with the sockets.
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
@@ -236,7 +262,7 @@ impl Stack {
             cfg.secret.unwrap_or_else(|| (u128::from(fastrand::u64(..)) << 64) | u128::from(fastrand::u64(..)));
         let mut tcp = cfg.tcp;
         tcp.mtu = tcp.mtu.min(u16::try_from(device.mtu()).unwrap_or(u16::MAX));
-        let inner = Inner {
+        let mut inner = Inner {
             ep: Endpoint::new(tcp, secret),
             addresses: cfg.addresses,
             any_destination: false,
@@ -247,14 +273,17 @@ impl Stack {
             stopping: false,
             replies: Vec::new(),
         };
+        inner.ep.set_tracer(Box::new(LogTracer { user: None }));
         let shared = Arc::new(Shared { inner: Mutex::new(inner), notify: Notify::new(), stopped: Notify::new() });
         tokio::spawn(drive(shared.clone(), device));
         Stack { shared }
     }
 
-    /// Observes every segment in or out and every state change (the ladder of `synack --trace`).
+    /// Observes every segment in or out, every state change and every
+    /// retransmission (the ladder of `synack --trace`). Retransmissions are
+    /// also logged with `tracing` whether or not a tracer is set.
     pub fn set_tracer(&self, tracer: Box<dyn synack_core::Tracer>) {
-        self.shared.lock().ep.set_tracer(tracer);
+        self.shared.lock().ep.set_tracer(Box::new(LogTracer { user: Some(tracer) }));
     }
 
     /// The stack's addresses.

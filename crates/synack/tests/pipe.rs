@@ -201,6 +201,49 @@ async fn transfers_survive_faults_in_the_device_layer() {
     assert!(st.info().unwrap().total_retrans > 0 || c.stats().dropped_bad_checksum > 0);
 }
 
+/// Counts retransmissions reported to the tracer.
+struct CountRetransmissions(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+impl synack_core::Tracer for CountRetransmissions {
+    fn packet(&mut self, _: synack_core::Instant, _: synack_core::Direction, _: &[u8]) {}
+    fn state_change(
+        &mut self,
+        _: synack_core::Instant,
+        _: synack_core::FourTuple,
+        _: synack_core::State,
+        _: synack_core::State,
+    ) {
+    }
+    fn retransmission(&mut self, _: synack_core::Instant, _: synack_core::FourTuple, _: bool) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[tokio::test]
+async fn retransmissions_are_reported_to_the_tracer() {
+    let (a, b) = pipe(1500);
+    let lossy = Faults { loss: 0.05, ..Faults::default() };
+    let c = Stack::new(
+        FaultyDevice::new(a, lossy, Faults::default(), 3),
+        StackConfig::new(vec!["10.0.0.1".parse().unwrap()]),
+    );
+    let s = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()]));
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    c.set_tracer(Box::new(CountRetransmissions(count.clone())));
+    let l = TcpListener::bind(&s, addr("10.0.0.2:80")).await.unwrap();
+    tokio::spawn(async move {
+        let (mut st, _) = l.accept().await.unwrap();
+        let mut sink = Vec::new();
+        st.read_to_end(&mut sink).await.unwrap();
+    });
+    let mut st = TcpStream::connect(&c, addr("10.0.0.2:80")).await.unwrap();
+    st.write_all(&data(1 << 20, 5)).await.unwrap();
+    st.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    st.read_to_end(&mut rest).await.unwrap();
+    assert!(count.load(std::sync::atomic::Ordering::Relaxed) > 0);
+}
+
 #[tokio::test]
 async fn graceful_shutdown_sends_pending_data_and_closes() {
     let (c, s) = pair();

@@ -138,6 +138,8 @@ pub(crate) struct Pending {
     pub closed: Option<CloseReason>,
     /// A passive open reached ESTABLISHED: move it to the accept queue.
     pub established_passive: bool,
+    /// A retransmission started: Some(true) after a timeout, Some(false) a fast retransmit.
+    pub retransmission: Option<bool>,
     transitions: [(Option<State>, Option<State>); 4],
     n_transitions: u8,
 }

@@ -150,6 +150,7 @@ impl Connection {
                 self.retransmit_head = true;
                 self.rtt_probe = None;
                 self.stats.fast_retransmits += 1;
+                self.pending.retransmission = Some(false);
             }
         }
         if self.snd_wnd == 0 {

@@ -124,6 +124,7 @@ impl Connection {
                 } else {
                     self.cc.on_rto(self.snd_max.since(self.snd_una), mss);
                     self.stats.timeouts += 1;
+                    self.pending.retransmission = Some(true);
                     self.recover = self.snd_max;
                     self.in_recovery = false;
                     self.dupacks = 0;

@@ -575,6 +575,9 @@ impl Endpoint {
             for (from, to) in pending.transitions() {
                 tracer.state_change(now, tuple, from, to);
             }
+            if let Some(timeout) = pending.retransmission {
+                tracer.retransmission(now, tuple, timeout);
+            }
         }
         let visible = e.user_owned && !e.conn.user_closed();
         if visible {
