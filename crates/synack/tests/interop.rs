@@ -405,3 +405,26 @@ t.join(); print(total, h.hexdigest())\n"
     let out = tokio::task::spawn_blocking(move || env.python(&code, Duration::from_secs(1200))).await.unwrap();
     assert_eq!(out.trim(), format!("{size} {}", sha(&pattern(size))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attaches_to_an_existing_persistent_tun_device() {
+    if !netenv::require() {
+        return;
+    }
+    let name = format!("skp{}", std::process::id() % 100_000);
+    let made = std::process::Command::new("ip").args(["tuntap", "add", "dev", &name, "mode", "tun"]).status().unwrap();
+    assert!(made.success());
+    let dev = synack::TunDevice::open(&name, 1500).expect("attach to the persistent device");
+    let env = NetEnv::adopt(&name);
+    let stack = NetEnv::stack(dev);
+    let out = tokio::task::spawn_blocking(move || {
+        let o = env.exec(&["ping", "-c", "1", "-W", "2", SYNACK_IP]);
+        let _ = env.exec(&["ip", "tuntap", "del", "dev", &env.tun, "mode", "tun"]);
+        o
+    })
+    .await
+    .unwrap();
+    let _ = std::process::Command::new("ip").args(["tuntap", "del", "dev", &name, "mode", "tun"]).output();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(stack.stats().pings_answered, 1);
+}
