@@ -175,3 +175,20 @@ fn serve_with_a_bad_flag_value_fails_with_status_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--addr"));
 }
+
+#[test]
+fn without_cap_net_admin_the_error_names_it() {
+    if !synack_testnet::require() {
+        return;
+    }
+    // As an unprivileged user: opening the TUN device is refused.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .arg(env!("CARGO_BIN_EXE_synack"))
+        .args(["serve", "--tun", "sknocap0", "--addr", "10.7.0.2/24", "echo"])
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CAP_NET_ADMIN"), "{err}");
+}

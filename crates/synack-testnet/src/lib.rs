@@ -11,6 +11,10 @@ use synack::{Device, Stack, StackConfig, TunDevice};
 
 /// The kernel's address in the namespace.
 pub const KERNEL_IP: &str = "10.7.0.1";
+/// The kernel's IPv6 address (see [`NetEnv::add_ipv6`]).
+pub const KERNEL_IP6: &str = "fd07::1";
+/// The stack's IPv6 address.
+pub const SYNACK_IP6: &str = "fd07::2";
 /// The stack's address.
 pub const SYNACK_IP: &str = "10.7.0.2";
 
@@ -102,6 +106,12 @@ impl NetEnv {
         self.exec_ok(&["ip", "addr", "add", &format!("{KERNEL_IP}/24"), "dev", &self.tun]);
         self.exec_ok(&["ip", "link", "set", &self.tun, "up"]);
         self.exec_ok(&["ip", "link", "set", "lo", "up"]);
+    }
+
+    /// Gives the kernel's side an IPv6 address too (fd07::1/64, without
+    /// duplicate address detection so it is usable at once).
+    pub fn add_ipv6(&self) {
+        self.exec_ok(&["ip", "-6", "addr", "add", &format!("{KERNEL_IP6}/64"), "dev", &self.tun, "nodad"]);
     }
 
     /// Runs a command in the namespace and checks it succeeded.

@@ -428,3 +428,42 @@ async fn attaches_to_an_existing_persistent_tun_device() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(stack.stats().pings_answered, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_with_the_kernel_ping_and_echo() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    env.add_ipv6();
+    let v6 = synack_testnet::SYNACK_IP6;
+    let stack =
+        synack::Stack::new(dev, synack::StackConfig::new(vec![SYNACK_IP.parse().unwrap(), v6.parse().unwrap()]));
+    let l = TcpListener::bind(&stack, addr(v6, 7)).await.unwrap();
+    tokio::spawn(async move {
+        let (mut s, peer) = l.accept().await.unwrap();
+        assert!(peer.is_ipv6());
+        let (mut r, mut w) = s.split();
+        tokio::io::copy(&mut r, &mut w).await.unwrap();
+        w.shutdown().await.unwrap();
+    });
+    let code = format!(
+        "{PY_PATTERN}import socket, hashlib, threading\n\
+data = pattern({n})\n\
+s = socket.create_connection(('{v6}', 7), timeout=60)\n\
+def send():\n    s.sendall(data); s.shutdown(socket.SHUT_WR)\n\
+t = threading.Thread(target=send); t.start()\n\
+h = hashlib.sha256(); total = 0\n\
+while True:\n    b = s.recv(1 << 20)\n    if not b: break\n    h.update(b); total += len(b)\n\
+t.join(); print(total, h.hexdigest())\n",
+        n = 10 * MB
+    );
+    let (ping, out) = tokio::task::spawn_blocking(move || {
+        let ping = env.exec(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", v6]);
+        (ping, env.python(&code, Duration::from_secs(60)))
+    })
+    .await
+    .unwrap();
+    assert!(ping.status.success(), "{}", String::from_utf8_lossy(&ping.stdout));
+    assert_eq!(out.trim(), format!("{} {}", 10 * MB, sha(&pattern(10 * MB))));
+}

@@ -270,3 +270,42 @@ async fn stats_count_segments_and_connections() {
     let cs = c.stats();
     assert!(cs.segments_out >= 2 && cs.packets_in >= 1 && cs.connections_opened == 1, "{cs:?}");
 }
+
+#[tokio::test]
+async fn stack_abort_resets_every_connection() {
+    let (c, s) = pair();
+    let l = TcpListener::bind(&s, addr("10.0.0.2:80")).await.unwrap();
+    let _client = TcpStream::connect(&c, addr("10.0.0.2:80")).await.unwrap();
+    let (mut server, _) = l.accept().await.unwrap();
+    c.abort().await;
+    let mut buf = [0u8; 8];
+    let e = server.read(&mut buf).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+}
+
+#[tokio::test]
+async fn connect_to_a_silent_host_times_out() {
+    let (a, _b) = pipe(1500);
+    let mut cfg = StackConfig::new(vec!["10.0.0.1".parse().unwrap()]);
+    cfg.tcp.syn_retries = 1;
+    let c = Stack::new(a, cfg);
+    let started = std::time::Instant::now();
+    let e = TcpStream::connect(&c, addr("10.0.0.99:80")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert!(started.elapsed() >= Duration::from_secs(3), "1 s, then 2 s more");
+}
+
+#[tokio::test]
+async fn write_timeout_fires_when_the_peer_does_not_read() {
+    let (a, b) = pipe(1500);
+    let mut small = StackConfig::new(vec!["10.0.0.1".parse().unwrap()]);
+    small.tcp.send_buffer = 64 * 1024;
+    let c = Stack::new(a, small);
+    let s = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()]));
+    let l = TcpListener::bind(&s, addr("10.0.0.2:80")).await.unwrap();
+    let mut st = TcpStream::connect(&c, addr("10.0.0.2:80")).await.unwrap();
+    let _server = l.accept().await.unwrap();
+    st.set_write_timeout(Some(Duration::from_millis(200)));
+    let e = st.write_all(&vec![0u8; 64 << 20]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+}
