@@ -99,6 +99,7 @@ impl Inner {
         while let Some(ev) = self.ep.poll_event() {
             match ev {
                 Event::Incoming(l) => {
+                    tracing::debug!(listener = ?l, "connection established (passive)");
                     if let Some(w) = self.accept_wakers.remove(&l) {
                         w.wake();
                     }
@@ -275,7 +276,8 @@ impl Stack {
         };
         inner.ep.set_tracer(Box::new(LogTracer { user: None }));
         let shared = Arc::new(Shared { inner: Mutex::new(inner), notify: Notify::new(), stopped: Notify::new() });
-        tokio::spawn(drive(shared.clone(), device));
+        let span = tracing::info_span!("synack_stack", addresses = ?shared.lock().addresses);
+        tokio::spawn(tracing::Instrument::instrument(drive(shared.clone(), device), span));
         Stack { shared }
     }
 
