@@ -145,6 +145,11 @@ impl NetEnv {
         Bg(Some(child))
     }
 
+    /// Starts a Python program in the namespace (see [`NetEnv::spawn`]).
+    pub fn spawn_python(&self, code: &str) -> Bg {
+        self.spawn(&["/usr/bin/python3", "-c", code])
+    }
+
     /// A Python program run in the namespace with a time limit; returns stdout.
     pub fn python(&self, code: &str, limit: Duration) -> String {
         let secs = limit.as_secs().max(1).to_string();

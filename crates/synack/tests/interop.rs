@@ -28,6 +28,16 @@ fn sha(b: &[u8]) -> String {
     Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A namespace and a synack stack on its TUN device, or None when the
+/// environment cannot run the test (see synack-testnet).
+fn setup() -> Option<(NetEnv, synack::Stack)> {
+    if !netenv::require() {
+        return None;
+    }
+    let (env, dev) = NetEnv::new();
+    Some((env, NetEnv::stack(dev)))
+}
+
 /// Serves echo on synack port 7 until the stack is dropped.
 async fn echo_server(stack: &synack::Stack) {
     let l = TcpListener::bind(stack, addr(SYNACK_IP, 7)).await.unwrap();
@@ -45,11 +55,7 @@ async fn echo_server(stack: &synack::Stack) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kernel_pings_the_stack() {
-    if !netenv::require() {
-        return;
-    }
-    let (env, dev) = NetEnv::new();
-    let stack = NetEnv::stack(dev);
+    let Some((env, stack)) = setup() else { return };
     let env2 = std::sync::Arc::new(env);
     let e = env2.clone();
     let out = tokio::task::spawn_blocking(move || e.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", SYNACK_IP]))
@@ -61,11 +67,7 @@ async fn kernel_pings_the_stack() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kernel_client_echoes_100_mb_through_synack() {
-    if !netenv::require() {
-        return;
-    }
-    let (env, dev) = NetEnv::new();
-    let stack = NetEnv::stack(dev);
+    let Some((env, stack)) = setup() else { return };
     echo_server(&stack).await;
     let code = format!(
         "{PY_PATTERN}import socket, hashlib, threading\n\
@@ -84,11 +86,7 @@ t.join(); print(total, h.hexdigest())\n",
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn synack_client_downloads_and_uploads_100_mb_to_kernel_servers() {
-    if !netenv::require() {
-        return;
-    }
-    let (env, dev) = NetEnv::new();
-    let stack = NetEnv::stack(dev);
+    let Some((env, stack)) = setup() else { return };
     // A kernel server: sends 100 MB, then reads what comes back and answers with its hash.
     let code = format!(
         "{PY_PATTERN}import socket, hashlib\n\
@@ -101,7 +99,7 @@ while True:\n    b = c.recv(1 << 20)\n    if not b: break\n    h.update(b); tota
 print(total, h.hexdigest())\n",
         n = 100 * MB
     );
-    let server = env.spawn(&["/usr/bin/python3", "-c", &code]);
+    let server = env.spawn_python(&code);
     let mut s = connect_retrying(&stack, addr(KERNEL_IP, 9000)).await;
     let upload = pattern(100 * MB);
     let (mut r, mut w) = s.split();
@@ -144,22 +142,14 @@ async fn connect_retrying(stack: &synack::Stack, to: SocketAddr) -> TcpStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_close_both_ways_with_the_kernel() {
-    if !netenv::require() {
-        return;
-    }
-    let (env, dev) = NetEnv::new();
-    let stack = NetEnv::stack(dev);
+    let Some((env, stack)) = setup() else { return };
     // Kernel client: sends, shuts down its write side, keeps reading.
     let l = TcpListener::bind(&stack, addr(SYNACK_IP, 80)).await.unwrap();
-    let client = env.spawn(&[
-        "/usr/bin/python3",
-        "-c",
-        &format!(
-            "import socket\ns = socket.create_connection(('{SYNACK_IP}', 80), timeout=20)\n\
+    let client = env.spawn_python(&format!(
+        "import socket\ns = socket.create_connection(('{SYNACK_IP}', 80), timeout=20)\n\
 s.sendall(b'question'); s.shutdown(socket.SHUT_WR)\n\
 got = b''\nwhile True:\n    b = s.recv(65536)\n    if not b: break\n    got += b\nprint(got.decode())\n"
-        ),
-    ]);
+    ));
     let (mut s, _) = l.accept().await.unwrap();
     let mut q = Vec::new();
     s.read_to_end(&mut q).await.unwrap();
@@ -170,15 +160,11 @@ got = b''\nwhile True:\n    b = s.recv(65536)\n    if not b: break\n    got += b
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "answer after your FIN");
 
     // The reverse: synack shuts down first, the kernel keeps sending.
-    let server = env.spawn(&[
-        "/usr/bin/python3",
-        "-c",
-        &kernel_server(
-            9001,
-            "got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
+    let server = env.spawn_python(&kernel_server(
+        9001,
+        "got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
 c.sendall(b'reply to ' + got); c.close()\n",
-        ),
-    ]);
+    ));
     let mut c = connect_retrying(&stack, addr(KERNEL_IP, 9001)).await;
     c.write_all(b"synack").await.unwrap();
     c.shutdown().await.unwrap();
@@ -190,21 +176,13 @@ c.sendall(b'reply to ' + got); c.close()\n",
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_bidirectional_carries_each_fin_between_synack_and_kernel() {
-    if !netenv::require() {
-        return;
-    }
-    let (env, dev) = NetEnv::new();
-    let stack = NetEnv::stack(dev);
+    let Some((env, stack)) = setup() else { return };
     // Kernel backend: reads to EOF, answers, closes.
-    let backend = env.spawn(&[
-        "/usr/bin/python3",
-        "-c",
-        &kernel_server(
-            9002,
-            "got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
+    let backend = env.spawn_python(&kernel_server(
+        9002,
+        "got = b''\nwhile True:\n    b = c.recv(65536)\n    if not b: break\n    got += b\n\
 c.sendall(got.upper()); c.shutdown(socket.SHUT_WR)\nprint('backend saw EOF')\n",
-        ),
-    ]);
+    ));
     // A proxy on synack: synack stream <-> kernel stream.
     let front = TcpListener::bind(&stack, addr(SYNACK_IP, 8080)).await.unwrap();
     let st = stack.clone();
@@ -213,15 +191,11 @@ c.sendall(got.upper()); c.shutdown(socket.SHUT_WR)\nprint('backend saw EOF')\n",
         let mut outbound = connect_retrying(&st, addr(KERNEL_IP, 9002)).await;
         tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await.unwrap();
     });
-    let client = env.spawn(&[
-        "/usr/bin/python3",
-        "-c",
-        &format!(
-            "import socket\ns = socket.create_connection(('{SYNACK_IP}', 8080), timeout=20)\n\
+    let client = env.spawn_python(&format!(
+        "import socket\ns = socket.create_connection(('{SYNACK_IP}', 8080), timeout=20)\n\
 s.sendall(b'through the proxy'); s.shutdown(socket.SHUT_WR)\n\
 got = b''\nwhile True:\n    b = s.recv(65536)\n    if not b: break\n    got += b\nprint(got.decode())\n"
-        ),
-    ]);
+    ));
     let (c, b) = tokio::task::spawn_blocking(move || {
         (client.wait(Duration::from_secs(20)), backend.wait(Duration::from_secs(20)))
     })
@@ -233,11 +207,7 @@ got = b''\nwhile True:\n    b = s.recv(65536)\n    if not b: break\n    got += b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_refused_both_ways() {
-    if !netenv::require() {
-        return;
-    }
-    let (env, dev) = NetEnv::new();
-    let stack = NetEnv::stack(dev);
+    let Some((env, stack)) = setup() else { return };
     let e = TcpStream::connect(&stack, addr(KERNEL_IP, 9)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
     let out = tokio::task::spawn_blocking(move || {
@@ -256,21 +226,13 @@ except ConnectionRefusedError:\n    print('refused')\n"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_mid_transfer_is_connection_reset_on_both_sides() {
-    if !netenv::require() {
-        return;
-    }
-    let (env, dev) = NetEnv::new();
-    let stack = NetEnv::stack(dev);
+    let Some((env, stack)) = setup() else { return };
     let l = TcpListener::bind(&stack, addr(SYNACK_IP, 80)).await.unwrap();
     // The kernel client streams data; synack resets after 1 MB.
-    let client = env.spawn(&[
-        "/usr/bin/python3",
-        "-c",
-        &format!(
-            "import socket, time\ns = socket.create_connection(('{SYNACK_IP}', 80), timeout=20)\n\
+    let client = env.spawn_python(&format!(
+        "import socket, time\ns = socket.create_connection(('{SYNACK_IP}', 80), timeout=20)\n\
 try:\n    while True:\n        s.sendall(b'x' * 65536)\nexcept ConnectionResetError:\n    print('reset')\n"
-        ),
-    ]);
+    ));
     let (mut s, _) = l.accept().await.unwrap();
     let mut buf = vec![0u8; MB];
     s.read_exact(&mut buf).await.unwrap();
@@ -279,11 +241,7 @@ try:\n    while True:\n        s.sendall(b'x' * 65536)\nexcept ConnectionResetEr
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "reset");
 
     // The kernel resets a synack client mid-transfer (SO_LINGER 0 then close).
-    let _server = env.spawn(&[
-        "/usr/bin/python3",
-        "-c",
-        &kernel_server(9003, "c.sendall(b'y' * 100000)\nc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()\n"),
-    ]);
+    let _server = env.spawn_python(&kernel_server(9003, "c.sendall(b'y' * 100000)\nc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()\n"));
     let mut c = connect_retrying(&stack, addr(KERNEL_IP, 9003)).await;
     let e = loop {
         match c.read(&mut buf).await {
@@ -297,11 +255,7 @@ try:\n    while True:\n        s.sendall(b'x' * 65536)\nexcept ConnectionResetEr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_kernel_connections_each_move_one_mb() {
-    if !netenv::require() {
-        return;
-    }
-    let (env, dev) = NetEnv::new();
-    let stack = NetEnv::stack(dev);
+    let Some((env, stack)) = setup() else { return };
     echo_server(&stack).await;
     let out =
         tokio::task::spawn_blocking(move || env.python(&concurrent_echo_client(200, MB), Duration::from_secs(120)))
@@ -356,11 +310,7 @@ asyncio.run(main())
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_kernel_connections_held_open_at_once() {
-    if !netenv::require() {
-        return;
-    }
-    let (env, dev) = NetEnv::new();
-    let stack = NetEnv::stack(dev);
+    let Some((env, stack)) = setup() else { return };
     echo_server(&stack).await;
     let out = tokio::task::spawn_blocking(move || {
         env.python(&concurrent_echo_client(5000, 64 * 1024), Duration::from_secs(300))
