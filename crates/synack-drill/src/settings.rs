@@ -121,6 +121,7 @@ pub fn apply_config(c: &mut Config, key: &str, v: &str) -> Applied {
             "user_timeout_ms" => c.user_timeout = Some(ms(key, v)?),
             "syn_backlog" => c.syn_backlog = num(key, v)?,
             "hop_limit" => c.hop_limit = num(key, v)?,
+            "challenge_ack_limit" => c.challenge_ack_limit = num(key, v)?,
             other => return Err(Applied::Invalid(format!("unknown synack setting '{other}'"))),
         }
         Ok(())
@@ -152,6 +153,7 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
             "tcp_keepalive_time" => c.keepalive_idle = secs(v)?,
             "tcp_keepalive_intvl" => c.keepalive_interval = secs(v)?,
             "tcp_keepalive_probes" => c.keepalive_count = num(key, v)?,
+            "tcp_challenge_ack_limit" => c.challenge_ack_limit = num(key, v)?,
             "tcp_congestion_control" => {
                 if !matches!(v.trim(), "reno" | "newreno") {
                     return Err(Applied::Unsupported(format!("congestion control '{}': synack has NewReno", v.trim())));

@@ -242,6 +242,8 @@ pub struct Connection {
     last_ack_sent: SeqNum,
     unacked_rcv_bytes: u32,
     send_rst: Option<Rst>,
+    /// A challenge ACK is wanted, subject to the endpoint's limit.
+    challenge_wanted: bool,
     keepalive_probe: bool,
 
     timers: Timers,
@@ -319,6 +321,7 @@ impl Connection {
             last_ack_sent: SeqNum(0),
             unacked_rcv_bytes: 0,
             send_rst: None,
+            challenge_wanted: false,
             keepalive_probe: false,
             timers: Timers::default(),
             last_recv: now,
@@ -545,8 +548,19 @@ impl Connection {
         self.enter_closed(reason);
     }
 
-    /// Sends a challenge ACK (RFC 5961 §3.2, §4.2). Rate limiting is endpoint-wide.
+    /// Asks for a challenge ACK (RFC 5961 §3.2, §4.2). The endpoint grants
+    /// it or not: the limit of RFC 5961 §7 is endpoint-wide.
     fn challenge_ack(&mut self) {
+        self.challenge_wanted = true;
+    }
+
+    /// Takes the request for a challenge ACK made by the last segment.
+    pub(crate) fn take_challenge_request(&mut self) -> bool {
+        core::mem::take(&mut self.challenge_wanted)
+    }
+
+    /// Sends the challenge ACK the endpoint's rate limit allowed.
+    pub(crate) fn grant_challenge_ack(&mut self) {
         self.stats.challenge_acks += 1;
         self.ack_now = true;
     }

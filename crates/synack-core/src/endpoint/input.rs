@@ -66,11 +66,30 @@ impl Endpoint {
             if self.reuse_time_wait(idx, &seg) {
                 self.drop_connection(idx);
             } else {
-                self.with_conn(now, idx, |c, cfg| c.on_segment(now, cfg, &seg));
+                self.segment_for(now, idx, &seg);
                 return;
             }
         }
         self.no_connection(now, tuple, &seg);
+    }
+
+    /// Gives a segment to its connection; a challenge ACK it asks for is
+    /// sent only within the endpoint-wide limit (RFC 5961 §7).
+    fn segment_for(&mut self, now: Instant, idx: u32, seg: &Segment<'_>) {
+        let mut limiter = self.challenges;
+        let limited = self.with_conn(now, idx, |c, cfg| {
+            c.on_segment(now, cfg, seg);
+            let wanted = c.take_challenge_request();
+            let allowed = wanted && limiter.allow(now, cfg.challenge_ack_limit);
+            if allowed {
+                c.grant_challenge_ack();
+            }
+            wanted && !allowed
+        });
+        self.challenges = limiter;
+        if limited {
+            self.stats.challenge_acks_limited += 1;
+        }
     }
 
     /// RFC 9293 §3.6.1 / RFC 6191: a new SYN may reopen a connection in

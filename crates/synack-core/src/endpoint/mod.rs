@@ -2,6 +2,7 @@
 //! SYN and accept queues, port choice, ISNs, timers, and the output queue
 //! (RFC 9293 §3.10 user calls and §3.10.7.1 for segments to no connection).
 
+mod challenge;
 mod input;
 mod keyed;
 mod output;
@@ -12,6 +13,7 @@ use crate::event::{Event, Tracer};
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::{Config, ConnHandle, ConnectionInfo, FourTuple, ListenerHandle, State};
+use challenge::ChallengeLimiter;
 use core::fmt;
 use core::net::SocketAddr;
 use keyed::KeyedHasher;
@@ -41,6 +43,8 @@ pub struct EndpointStats {
     pub icmp_ignored: u64,
     /// Connections opened (both directions).
     pub connections_opened: u64,
+    /// Challenge ACKs not sent because of the limit of RFC 5961 §7.
+    pub challenge_acks_limited: u64,
 }
 
 /// One slot of the connection slab.
@@ -101,6 +105,7 @@ pub struct Endpoint {
     events: VecDeque<Event>,
     port_cursor: u32,
     tracer: Option<Box<dyn Tracer>>,
+    challenges: ChallengeLimiter,
     stats: EndpointStats,
 }
 
@@ -133,6 +138,7 @@ impl Endpoint {
             events: VecDeque::new(),
             port_cursor: 0,
             tracer: None,
+            challenges: ChallengeLimiter::default(),
             stats: EndpointStats::default(),
         }
     }
