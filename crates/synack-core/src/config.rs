@@ -12,6 +12,19 @@ pub enum CongestionControl {
     NewReno,
 }
 
+/// When a listener answers SYNs with SYN cookies (RFC 4987 §3.6), as Linux's
+/// `net.ipv4.tcp_syncookies` 0, 1, 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SynCookies {
+    /// Never: SYNs beyond the SYN queue are dropped.
+    Off,
+    /// When the listener's SYN queue is full (the default).
+    #[default]
+    WhenQueueFull,
+    /// For every SYN: no state is kept for half-open connections.
+    Always,
+}
+
 /// Configuration of an [`crate::Endpoint`] and of every connection it makes.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -61,6 +74,8 @@ pub struct Config {
     pub user_timeout: Option<Duration>,
     /// Half-open connections per listener (the SYN queue).
     pub syn_backlog: usize,
+    /// When SYNs are answered with SYN cookies instead of queued.
+    pub syn_cookies: SynCookies,
     /// Most connections the endpoint holds in any state.
     pub max_connections: usize,
     /// Ephemeral port range for active opens.
@@ -99,6 +114,7 @@ impl Default for Config {
             keepalive_count: 9,
             user_timeout: None,
             syn_backlog: 256,
+            syn_cookies: SynCookies::WhenQueueFull,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),
             hop_limit: 64,

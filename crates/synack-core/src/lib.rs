@@ -48,7 +48,7 @@ mod time;
 
 use core::net::SocketAddr;
 
-pub use config::{Config, CongestionControl};
+pub use config::{Config, CongestionControl, SynCookies};
 pub use connection::{ConnectionInfo, State};
 pub use endpoint::{Endpoint, EndpointStats};
 pub use error::{CloseReason, Error};

@@ -4,7 +4,7 @@
 
 use core::net::IpAddr;
 use core::time::Duration;
-use synack_core::Config;
+use synack_core::{Config, SynCookies};
 
 /// The runner's settings for one script.
 #[derive(Debug, Clone)]
@@ -122,6 +122,16 @@ pub fn apply_config(c: &mut Config, key: &str, v: &str) -> Applied {
             "syn_backlog" => c.syn_backlog = num(key, v)?,
             "hop_limit" => c.hop_limit = num(key, v)?,
             "challenge_ack_limit" => c.challenge_ack_limit = num(key, v)?,
+            "syn_cookies" => {
+                c.syn_cookies = match v.trim() {
+                    "off" => SynCookies::Off,
+                    "when_queue_full" => SynCookies::WhenQueueFull,
+                    "always" => SynCookies::Always,
+                    other => {
+                        return Err(Applied::Invalid(format!("syn_cookies: '{other}' (off, when_queue_full, always)")))
+                    }
+                }
+            }
             other => return Err(Applied::Invalid(format!("unknown synack setting '{other}'"))),
         }
         Ok(())
@@ -165,8 +175,10 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
                 }
             }
             "tcp_syncookies" => {
-                if num::<u32>(key, v)? == 2 {
-                    return Err(Applied::Unsupported("synack has no SYN cookies".into()));
+                c.syn_cookies = match num::<u32>(key, v)? {
+                    0 => SynCookies::Off,
+                    1 => SynCookies::WhenQueueFull,
+                    _ => SynCookies::Always,
                 }
             }
             "tcp_ecn" => {

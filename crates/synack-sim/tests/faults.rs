@@ -27,11 +27,12 @@ fn size(rng: &mut fastrand::Rng) -> u64 {
     MAX_BYTES.powf(rng.f64()) as u64
 }
 
-fn run_one(link: LinkConfig, seed: u64) -> Outcome {
+/// One seeded transfer, with the server (host b) configured by `server`.
+fn run_with(link: LinkConfig, server: Config, seed: u64) -> Outcome {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut net = Network::new(seed);
     let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), Config::default());
-    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), Config::default());
+    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), server);
     net.set_default_link(link);
     let (up, down) = (size(&mut rng), size(&mut rng));
     let spec = TransferSpec { client_bytes: up, server_bytes: down, seed, ..TransferSpec::default() };
@@ -41,11 +42,14 @@ fn run_one(link: LinkConfig, seed: u64) -> Outcome {
 }
 
 fn profile(name: &str, link: LinkConfig) {
-    let n = seeds();
+    profile_with(name, link, Config::default(), seeds());
+}
+
+fn profile_with(name: &str, link: LinkConfig, server: Config, n: u64) {
     let mut failures = Vec::new();
     let mut worst = Duration::ZERO;
     for seed in 0..n {
-        let out = run_one(link, seed);
+        let out = run_with(link, server.clone(), seed);
         worst = worst.max(out.duration);
         if !out.is_clean() || out.duration >= TIME_BOUND {
             failures.push((seed, out));
@@ -89,21 +93,30 @@ fn corruption() {
     profile("corrupt 2%", LinkConfig { corrupt: 0.02, ..base() });
 }
 
+fn all_faults() -> LinkConfig {
+    LinkConfig {
+        loss: 0.02,
+        duplicate: 0.02,
+        reorder: 0.03,
+        corrupt: 0.01,
+        jitter: Duration::from_millis(3),
+        bandwidth: Some(50_000_000),
+        queue_limit: 100,
+        ..base()
+    }
+}
+
 #[test]
 fn all_faults_together() {
-    profile(
-        "all",
-        LinkConfig {
-            loss: 0.02,
-            duplicate: 0.02,
-            reorder: 0.03,
-            corrupt: 0.01,
-            jitter: Duration::from_millis(3),
-            bandwidth: Some(50_000_000),
-            queue_limit: 100,
-            ..base()
-        },
-    );
+    profile("all", all_faults());
+}
+
+/// The server answers every SYN with a SYN cookie (RFC 4987 §3.6) and keeps
+/// no state until the cookie comes back, under every fault at once.
+#[test]
+fn all_faults_with_syn_cookies() {
+    let server = Config { syn_cookies: synack_core::SynCookies::Always, ..Config::default() };
+    profile_with("all, SYN cookies", all_faults(), server, seeds() / 4);
 }
 
 /// A packet as the network carried it: time, sender, bytes, fate.

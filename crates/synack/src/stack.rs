@@ -60,6 +60,10 @@ pub struct StackStats {
     pub connections_opened: u64,
     /// Connections that ended with an error.
     pub connections_failed: u64,
+    /// SYN-ACKs sent with a SYN cookie (a listener's SYN queue was full).
+    pub syn_cookies_sent: u64,
+    /// Connections made from a returned SYN cookie.
+    pub syn_cookies_accepted: u64,
 }
 
 /// Wakers of one connection's users.
@@ -301,6 +305,8 @@ impl Stack {
         s.segments_out = e.packets_out;
         s.resets_sent = e.resets_for_closed;
         s.connections_opened = e.connections_opened;
+        s.syn_cookies_sent = e.syn_cookies_sent;
+        s.syn_cookies_accepted = e.syn_cookies_accepted;
         s
     }
 

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
-use synack::{Faults, FaultyDevice, TcpListener, TcpStream};
+use synack::{Faults, FaultyDevice, StackConfig, SynCookies, TcpListener, TcpStream};
 use synack_testnet as netenv;
 use synack_testnet::{NetEnv, KERNEL_IP, SYNACK_IP};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -318,6 +318,26 @@ async fn five_thousand_kernel_connections_held_open_at_once() {
     .await
     .unwrap();
     assert_eq!(out.trim(), "open 5000\n5000 ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_clients_connect_through_syn_cookies() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let mut cfg = StackConfig::new(vec![SYNACK_IP.parse().unwrap()]);
+    cfg.tcp.syn_cookies = SynCookies::Always;
+    let stack = synack::Stack::new(dev, cfg);
+    echo_server(&stack).await;
+    let out = tokio::task::spawn_blocking(move || {
+        env.python(&concurrent_echo_client(100, 256 * 1024), Duration::from_secs(120))
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.trim(), "open 100\n100 ok");
+    let stats = stack.stats();
+    assert_eq!(stats.syn_cookies_accepted, 100, "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

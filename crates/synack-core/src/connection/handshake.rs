@@ -3,11 +3,12 @@
 //! RFC 6691), window scale and timestamps (RFC 7323), SACK-permitted (RFC 2018).
 
 use super::{Connection, Origin, Segment, State};
+use crate::endpoint::cookie;
 use crate::error::{CloseReason, Error};
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::{Config, FourTuple};
-use synack_wire::TcpOptions;
+use synack_wire::{TcpFlags, TcpOptions};
 
 /// Bytes of option space a timestamp option takes in every segment.
 const TS_OPTION_LEN: u16 = 12;
@@ -38,6 +39,70 @@ impl Connection {
         c.accept_syn(now, cfg, syn);
         c.stats.segs_in += 1;
         c.after_event(now, cfg);
+        c
+    }
+
+    /// A SYN-ACK carrying a SYN cookie (RFC 4987 §3.6), written into `buf`
+    /// by a connection that is not kept. With timestamps, the TSval carries
+    /// the peer's window scale and SACK-permitted; without, neither is offered.
+    pub(crate) fn stateless_syn_ack(
+        now: Instant,
+        cfg: &Config,
+        tuple: FourTuple,
+        cookie: SeqNum,
+        ts_offset: u32,
+        syn: &Segment<'_>,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let mut c = Self::new_passive(now, cfg, tuple, cookie, ts_offset, u32::MAX, syn);
+        if c.ts_ok {
+            let peer_wscale = c.wscale_ok.then_some(c.snd_wscale);
+            let ts = cookie::encode_ts(c.ts_now(now), peer_wscale, c.sack_ok);
+            c.ts_offset = ts.wrapping_sub(now.millis_u32());
+        } else {
+            c.wscale_ok = false;
+            c.sack_ok = false;
+        }
+        c.poll_segment(now, cfg, buf)
+    }
+
+    /// The connection a valid SYN cookie stands for, in SYN-RECEIVED as if
+    /// it had sent the SYN-ACK: the ACK that returned the cookie is to be
+    /// processed next (it completes the handshake and may carry data).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_cookie(
+        now: Instant,
+        cfg: &Config,
+        tuple: FourTuple,
+        ts_offset: u32,
+        listener: u32,
+        ack: &Segment<'_>,
+        peer: cookie::CookieOptions,
+    ) -> Self {
+        let mut options = TcpOptions::default();
+        options.mss = Some(peer.mss);
+        options.window_scale = peer.window_scale;
+        options.sack_permitted = peer.sack_permitted;
+        options.timestamps = ack.options.timestamps;
+        let syn = Segment {
+            seq: ack.seq - 1,
+            ack: SeqNum(0),
+            flags: TcpFlags::SYN,
+            window: ack.window,
+            urgent: 0,
+            options,
+            payload: &[],
+        };
+        let iss = ack.ack - 1;
+        let mut c = Self::new_passive(now, cfg, tuple, iss, ts_offset, listener, &syn);
+        // The SYN-ACK went out (statelessly), with the window offered now.
+        c.snd_nxt = iss + 1;
+        c.snd_max = iss + 1;
+        c.window_to_advertise(true);
+        c.last_ack_sent = c.rcv_nxt;
+        // Its TSval was rounded down to carry options: the echo of it
+        // would overstate the round trip, so only later echoes are timed.
+        c.rto_ts = Some(c.ts_now(now));
         c
     }
 

@@ -1,12 +1,12 @@
 //! Packets in: parse, verify, demultiplex to a connection or listener, and
 //! answer segments for no connection with RST (RFC 9293 §3.10.7.1 and §3.10.7.2).
 
-use super::{Endpoint, PendingRst, MAX_PENDING_RSTS};
+use super::{cookie, CookieSyn, Endpoint, StatelessReply, MAX_PENDING_REPLIES};
 use crate::connection::{Connection, IcmpError, Segment};
 use crate::event::Direction;
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::{FourTuple, State};
+use crate::{FourTuple, State, SynCookies};
 use core::net::{IpAddr, SocketAddr};
 use synack_wire::{IcmpKind, IcmpMessage, IpPacket, QuotedTcp, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 
@@ -127,7 +127,9 @@ impl Endpoint {
             .copied();
         if let Some(li) = listener {
             if flags.ack() {
-                self.queue_rst(tuple, seg);
+                if flags.syn() || !self.cookie_ack(now, tuple, seg, li) {
+                    self.queue_rst(tuple, seg);
+                }
             } else if flags.syn() {
                 self.passive_open(now, tuple, seg, li);
             }
@@ -143,8 +145,21 @@ impl Endpoint {
             return;
         }
         let Some((_, Some(l))) = self.listeners.get_mut(li as usize) else { return };
-        if l.syn_queue + l.accept_queue.len() >= l.backlog || self.live >= self.cfg.max_connections {
+        let queue_full = l.syn_queue + l.accept_queue.len() >= l.backlog;
+        let cookie = match self.cfg.syn_cookies {
+            SynCookies::Off => false,
+            SynCookies::WhenQueueFull => queue_full,
+            SynCookies::Always => true,
+        };
+        // The accept queue full or the table full: nothing would take the
+        // connection, cookie or not.
+        if l.accept_queue.len() >= l.backlog || self.live >= self.cfg.max_connections || (queue_full && !cookie) {
             self.stats.syns_dropped += 1;
+            return;
+        }
+        if cookie {
+            l.cookie_sent_at = Some(now);
+            self.send_cookie(now, tuple, seg);
             return;
         }
         l.syn_queue += 1;
@@ -154,9 +169,76 @@ impl Endpoint {
         self.after(now, idx);
     }
 
+    /// Answers a SYN with a SYN-ACK whose ISS is a cookie, keeping no state.
+    fn send_cookie(&mut self, now: Instant, tuple: FourTuple, seg: &Segment<'_>) {
+        if self.replies.len() >= MAX_PENDING_REPLIES {
+            self.stats.syns_dropped += 1;
+            return;
+        }
+        let default_mss = if tuple.local.is_ipv6() { 1220 } else { 536 };
+        let cookie = self.cookies.make(now, &tuple, seg.seq, seg.options.mss.unwrap_or(default_mss));
+        let syn = CookieSyn { seq: seg.seq, window: seg.window, options: seg.options };
+        self.replies.push_back(StatelessReply::CookieSynAck { tuple, cookie, syn });
+        self.stats.syn_cookies_sent += 1;
+    }
+
+    /// An ACK at a listener: if it returns a valid cookie (and cookies are
+    /// in use there), the connection it stands for is made and the ACK
+    /// processed. False when the segment is to get a RST.
+    fn cookie_ack(&mut self, now: Instant, tuple: FourTuple, seg: &Segment<'_>, li: u32) -> bool {
+        let Some((_, Some(l))) = self.listeners.get_mut(li as usize) else { return false };
+        let recent = l.cookie_sent_at.is_some_and(|t| now.saturating_since(t) < cookie::MAX_AGE);
+        let in_use = match self.cfg.syn_cookies {
+            SynCookies::Off => false,
+            SynCookies::WhenQueueFull => recent,
+            SynCookies::Always => true,
+        };
+        if !in_use {
+            return false;
+        }
+        let Some(mss) = self.cookies.check(now, &tuple, seg.seq - 1, seg.ack - 1) else {
+            self.stats.syn_cookies_invalid += 1;
+            // A later segment of a connection that exists only as a cookie
+            // (its first segment, which proves the cookie, overtaken or
+            // lost) must not be reset: drop it, the peer sends it again.
+            // Only a segment that cannot be one gets the reset of RFC 9293
+            // §3.10.7.2.
+            return self.may_follow_a_cookie(now, &tuple, seg);
+        };
+        if l.accept_queue.len() >= l.backlog || self.live >= self.cfg.max_connections {
+            // Valid, but nothing can take it: drop the ACK (the peer will
+            // send again), as for a SYN that finds the queues full.
+            self.stats.syns_dropped += 1;
+            return true;
+        }
+        l.syn_queue += 1;
+        let tsecr = seg.options.timestamps.filter(|_| self.cfg.timestamps).map(|(_, ecr)| ecr);
+        let peer = cookie::decode_ts(mss, tsecr);
+        let ts_offset = self.isn_key.ts_offset(&tuple);
+        let conn = Connection::from_cookie(now, &self.cfg, tuple, ts_offset, li, seg, peer);
+        let idx = self.insert(conn, false);
+        self.stats.syn_cookies_accepted += 1;
+        self.segment_for(now, idx, seg);
+        true
+    }
+
+    /// Whether a segment that did not prove a cookie may still come from a
+    /// connection made with one: with timestamps, when it echoes a TSval we
+    /// sent within a cookie's lifetime; without, when it carries data or FIN
+    /// (a bare ACK with the wrong sequence number is taken as not ours).
+    fn may_follow_a_cookie(&self, now: Instant, tuple: &FourTuple, seg: &Segment<'_>) -> bool {
+        match seg.options.timestamps.filter(|_| self.cfg.timestamps) {
+            Some((_, ecr)) => {
+                let ts_now = now.millis_u32().wrapping_add(self.isn_key.ts_offset(tuple));
+                u128::from(ts_now.wrapping_sub(ecr)) <= cookie::MAX_AGE.as_millis()
+            }
+            None => seg.len() > 0,
+        }
+    }
+
     /// Queues the RST of RFC 9293 §3.10.7.1 (bounded; excess is dropped).
     fn queue_rst(&mut self, tuple: FourTuple, seg: &Segment<'_>) {
-        if self.rsts.len() >= MAX_PENDING_RSTS {
+        if self.replies.len() >= MAX_PENDING_REPLIES {
             return;
         }
         let (seq, ack, flags) = if seg.flags.ack() {
@@ -174,7 +256,7 @@ impl Endpoint {
             urgent: 0,
             options: TcpOptions::default(),
         };
-        self.rsts.push_back(PendingRst { tuple, repr });
+        self.replies.push_back(StatelessReply::Rst { tuple, repr });
         self.stats.resets_for_closed += 1;
     }
 

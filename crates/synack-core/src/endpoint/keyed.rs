@@ -46,6 +46,11 @@ impl KeyedHasher {
         (self.hash_of(tuple) >> 32) as u32
     }
 
+    /// A 32-bit keyed hash of a tuple and a counter (SYN cookies).
+    pub fn tuple_hash(&self, tuple: &FourTuple, counter: u32) -> u32 {
+        self.hash_of(&(tuple, counter)) as u32
+    }
+
     /// RFC 6056 §3.3.3: where the search for a free ephemeral port begins
     /// for connections from `local` to `remote`.
     pub fn port_offset(&self, local: IpAddr, remote: SocketAddr) -> u32 {

@@ -3,6 +3,7 @@
 //! (RFC 9293 §3.10 user calls and §3.10.7.1 for segments to no connection).
 
 mod challenge;
+pub(crate) mod cookie;
 mod input;
 mod keyed;
 mod output;
@@ -43,6 +44,12 @@ pub struct EndpointStats {
     pub icmp_ignored: u64,
     /// Connections opened (both directions).
     pub connections_opened: u64,
+    /// SYN-ACKs sent with a SYN cookie (RFC 4987 §3.6).
+    pub syn_cookies_sent: u64,
+    /// Connections made from a valid returned cookie.
+    pub syn_cookies_accepted: u64,
+    /// ACKs at a listener that did not carry a valid cookie.
+    pub syn_cookies_invalid: u64,
     /// Challenge ACKs not sent because of the limit of RFC 5961 §7.
     pub challenge_acks_limited: u64,
 }
@@ -74,17 +81,28 @@ struct Listener {
     syn_queue: usize,
     /// Established connections waiting for `accept`.
     accept_queue: VecDeque<ConnHandle>,
+    /// When this listener last answered a SYN with a cookie.
+    cookie_sent_at: Option<Instant>,
 }
 
-/// A RST for a segment that matched no connection, waiting to be sent.
-struct PendingRst {
-    tuple: FourTuple,
-    repr: TcpRepr,
+/// A segment sent with no connection behind it, waiting to go out.
+enum StatelessReply {
+    /// A RST for a segment that matched no connection.
+    Rst { tuple: FourTuple, repr: TcpRepr },
+    /// A SYN-ACK with a SYN cookie for the SYN described.
+    CookieSynAck { tuple: FourTuple, cookie: SeqNum, syn: CookieSyn },
 }
 
-/// Most resets for closed ports queued at once; more are dropped (a flood
-/// of junk must not grow memory).
-const MAX_PENDING_RSTS: usize = 64;
+/// What a SYN-ACK with a cookie needs of the SYN it answers.
+struct CookieSyn {
+    seq: SeqNum,
+    window: u16,
+    options: synack_wire::TcpOptions,
+}
+
+/// Most stateless replies queued at once; more are dropped (a flood of
+/// junk must not grow memory; a peer whose SYN-ACK is dropped sends its SYN again).
+const MAX_PENDING_REPLIES: usize = 64;
 
 /// All the TCP of one host: connections, listeners, timers, and output.
 pub struct Endpoint {
@@ -101,7 +119,8 @@ pub struct Endpoint {
     /// Scratch list of connections whose timers are due (kept to avoid allocating).
     due: Vec<u32>,
     ready: VecDeque<u32>,
-    rsts: VecDeque<PendingRst>,
+    replies: VecDeque<StatelessReply>,
+    cookies: cookie::CookieJar,
     events: VecDeque<Event>,
     port_cursor: u32,
     tracer: Option<Box<dyn Tracer>>,
@@ -134,7 +153,8 @@ impl Endpoint {
             timers: BTreeSet::new(),
             due: Vec::new(),
             ready: VecDeque::new(),
-            rsts: VecDeque::new(),
+            replies: VecDeque::new(),
+            cookies: cookie::CookieJar::new(keys.derive(4)),
             events: VecDeque::new(),
             port_cursor: 0,
             tracer: None,
@@ -228,6 +248,7 @@ impl Endpoint {
             backlog: backlog.clamp(1, self.cfg.syn_backlog.max(1)),
             syn_queue: 0,
             accept_queue: VecDeque::new(),
+            cookie_sent_at: None,
         };
         let index = match self.listeners.iter().position(|(_, l)| l.is_none()) {
             Some(i) => {

@@ -1,11 +1,14 @@
-//! Packets out: resets for closed ports first, then each connection that
-//! has something to send, one IP datagram per call.
+//! Packets out: stateless replies (resets for closed ports, SYN-ACKs with
+//! cookies) first, then each connection that has something to send, one IP
+//! datagram per call.
 
-use super::Endpoint;
+use super::{Endpoint, StatelessReply};
+use crate::connection::{Connection, Segment};
 use crate::event::Direction;
+use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::FourTuple;
-use synack_wire::{IpRepr, PROTO_TCP};
+use synack_wire::{IpRepr, TcpFlags, PROTO_TCP};
 
 /// IP header length for a tuple's family (no options, no extension headers).
 fn ip_header_len(tuple: &FourTuple) -> usize {
@@ -22,14 +25,31 @@ impl Endpoint {
     /// `handle_packet`, `handle_timeout` and user call. `buf` should hold the
     /// configured MTU.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        while let Some(rst) = self.rsts.pop_front() {
-            let hl = ip_header_len(&rst.tuple);
-            let (src, dst) = (rst.tuple.local.ip(), rst.tuple.remote.ip());
-            let body = buf.get_mut(hl..)?;
-            if let Ok(n) = rst.repr.emit(body, &[], src, dst) {
-                if let Some(len) = self.finish_datagram(now, buf, &rst.tuple, n) {
-                    return Some(len);
+        while let Some(reply) = self.replies.pop_front() {
+            let tuple = match &reply {
+                StatelessReply::Rst { tuple, .. } | StatelessReply::CookieSynAck { tuple, .. } => *tuple,
+            };
+            let hl = ip_header_len(&tuple);
+            let mtu = usize::from(self.cfg.mtu).min(buf.len());
+            let body = buf.get_mut(hl..mtu)?;
+            let n = match reply {
+                StatelessReply::Rst { repr, .. } => repr.emit(body, &[], tuple.local.ip(), tuple.remote.ip()).ok(),
+                StatelessReply::CookieSynAck { cookie, syn, .. } => {
+                    let seg = Segment {
+                        seq: syn.seq,
+                        ack: SeqNum(0),
+                        flags: TcpFlags::SYN,
+                        window: syn.window,
+                        urgent: 0,
+                        options: syn.options,
+                        payload: &[],
+                    };
+                    let ts_offset = self.isn_key.ts_offset(&tuple);
+                    Connection::stateless_syn_ack(now, &self.cfg, tuple, cookie, ts_offset, &seg, body)
                 }
+            };
+            if let Some(len) = n.and_then(|n| self.finish_datagram(now, buf, &tuple, n)) {
+                return Some(len);
             }
         }
         while let Some(&idx) = self.ready.front() {
