@@ -48,14 +48,16 @@ fn profile(name: &str, link: LinkConfig) {
 fn profile_with(name: &str, link: LinkConfig, server: Config, n: u64) {
     let mut failures = Vec::new();
     let mut worst = Duration::ZERO;
+    let mut total = Duration::ZERO;
     for seed in 0..n {
         let out = run_with(link, server.clone(), seed);
         worst = worst.max(out.duration);
+        total += out.duration;
         if !out.is_clean() || out.duration >= TIME_BOUND {
             failures.push((seed, out));
         }
     }
-    println!("{name}: {n} seeds, longest run {worst:?} simulated");
+    println!("{name}: {n} seeds, longest run {worst:?}, all runs {total:?} simulated");
     assert!(failures.is_empty(), "{name}: {} of {n} seeds failed, first: {:?}", failures.len(), failures.first());
 }
 

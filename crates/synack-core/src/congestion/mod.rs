@@ -15,6 +15,8 @@ pub trait CongestionController {
     fn on_ack(&mut self, acked: u32, mss: u32);
     /// Three duplicate ACKs: enter fast recovery (RFC 5681 §3.2 step 2).
     fn on_fast_retransmit(&mut self, flight: u32, mss: u32);
+    /// Loss detected with SACK: enter recovery with cwnd = ssthresh (RFC 6675 §5 (4.2)).
+    fn on_sack_recovery(&mut self, flight: u32, mss: u32);
     /// A further duplicate ACK during fast recovery (window inflation).
     fn on_dup_ack_in_recovery(&mut self, mss: u32);
     /// A partial ACK during recovery (RFC 6582 §3.2 step 5).

@@ -49,6 +49,13 @@ impl CongestionController for NewReno {
         self.acked_in_ca = 0;
     }
 
+    fn on_sack_recovery(&mut self, flight: u32, mss: u32) {
+        // RFC 6675 §5 (4.2), with ssthresh per RFC 5681 eq. 4.
+        self.ssthresh = (flight / 2).max(2 * mss);
+        self.cwnd = self.ssthresh;
+        self.acked_in_ca = 0;
+    }
+
     fn on_dup_ack_in_recovery(&mut self, mss: u32) {
         self.cwnd = self.cwnd.saturating_add(mss);
     }

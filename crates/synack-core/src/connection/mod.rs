@@ -7,6 +7,7 @@ mod handshake;
 mod icmp;
 mod recv;
 pub(crate) mod rtt;
+mod scoreboard;
 mod send;
 mod stats;
 mod timers;
@@ -231,7 +232,13 @@ pub struct Connection {
     cc: NewReno,
     dupacks: u32,
     in_recovery: bool,
+    /// The recovery in progress is SACK-based (RFC 6675), not NewReno.
+    sack_recovery: bool,
     recover: SeqNum,
+    /// HighRxt of RFC 6675: the highest sequence number retransmitted in this recovery.
+    high_rxt: SeqNum,
+    /// What the peer SACKed above SND.UNA.
+    scoreboard: scoreboard::Scoreboard,
     retransmit_head: bool,
     force_probe: bool,
     retries: u32,
@@ -312,7 +319,10 @@ impl Connection {
             cc: NewReno::new(cfg.initial_cwnd_segments.max(1) * u32::from(mss)),
             dupacks: 0,
             in_recovery: false,
+            sack_recovery: false,
             recover: iss,
+            high_rxt: iss,
+            scoreboard: scoreboard::Scoreboard::default(),
             retransmit_head: false,
             force_probe: false,
             retries: 0,

@@ -90,6 +90,10 @@ impl Connection {
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);
         }
         let mss = u32::from(self.snd_mss);
+        if self.sack_ok {
+            let una = if ack > self.snd_una { ack } else { self.snd_una };
+            self.scoreboard.update(una, self.snd_max, seg.options.sack_blocks());
+        }
         if ack > self.snd_una {
             let acked = ack.since(self.snd_una);
             self.take_rtt_sample(now, cfg, seg);
@@ -111,10 +115,16 @@ impl Connection {
             self.rtt.reset_backoff();
             if self.in_recovery {
                 if ack >= self.recover {
-                    // RFC 6582 §3.2 step 6: full acknowledgment ends recovery.
+                    // RFC 6582 §3.2 step 6, RFC 6675 §5: full acknowledgment ends recovery.
                     self.in_recovery = false;
+                    self.sack_recovery = false;
                     self.dupacks = 0;
                     self.cc.on_recovery_end(self.flight(), mss);
+                } else if self.sack_recovery {
+                    // RFC 6675 §5 (C): the scoreboard and pipe decide what goes next.
+                    if self.high_rxt < self.snd_una {
+                        self.high_rxt = self.snd_una;
+                    }
                 } else {
                     // Step 5: partial acknowledgment: retransmit the next hole.
                     self.cc.on_partial_ack(acked, mss);
@@ -123,6 +133,14 @@ impl Connection {
             } else {
                 self.dupacks = 0;
                 self.cc.on_ack(acked, mss);
+                // RFC 6675 §5 (2): SACKs above the new SND.UNA may show it lost.
+                if self.sack_ok
+                    && ack > self.recover
+                    && self.snd_max > self.snd_una
+                    && self.scoreboard.is_lost(self.snd_una, mss)
+                {
+                    self.enter_recovery(mss);
+                }
             }
             let rto = self.rtt.rto(cfg.max_rto);
             // RFC 6298 §5.2, §5.3: stop or restart the timer.
@@ -141,21 +159,64 @@ impl Connection {
             self.dupacks += 1;
             self.stats.dup_acks_in += 1;
             if self.in_recovery {
-                self.cc.on_dup_ack_in_recovery(mss);
-            } else if self.dupacks == 3 && ack > self.recover {
-                // RFC 6582 §3.2 step 2: fast retransmit, enter fast recovery.
-                self.in_recovery = true;
-                self.recover = self.snd_max;
-                self.cc.on_fast_retransmit(self.flight(), mss);
-                self.retransmit_head = true;
-                self.rtt_probe = None;
-                self.stats.fast_retransmits += 1;
-                self.pending.retransmission = Some(false);
+                if !self.sack_recovery {
+                    self.cc.on_dup_ack_in_recovery(mss);
+                }
+            } else if ack > self.recover
+                && (self.dupacks == 3 || (self.sack_ok && self.scoreboard.is_lost(self.snd_una, mss)))
+            {
+                // RFC 6582 §3.2 step 2, RFC 6675 §5 (1), (2): fast retransmit, enter recovery.
+                self.enter_recovery(mss);
             }
         }
         if self.snd_wnd == 0 {
             // The peer answers our zero-window probes: it is alive.
             self.retries = 0;
+        }
+    }
+
+    /// Fast retransmit and loss recovery: SACK-based (RFC 6675 §5 (4)) when
+    /// the peer has SACKed something, NewReno (RFC 6582 §3.2 step 2) otherwise.
+    fn enter_recovery(&mut self, mss: u32) {
+        self.in_recovery = true;
+        self.recover = self.snd_max;
+        self.rtt_probe = None;
+        self.stats.fast_retransmits += 1;
+        self.pending.retransmission = Some(false);
+        // The first segment presumed lost goes out at once, whatever pipe says.
+        self.retransmit_head = true;
+        if self.sack_ok && !self.scoreboard.is_empty() {
+            self.sack_recovery = true;
+            self.high_rxt = self.snd_una;
+            self.cc.on_sack_recovery(self.flight(), mss);
+        } else {
+            self.cc.on_fast_retransmit(self.flight(), mss);
+        }
+    }
+
+    /// RFC 6675 §5 (C), NextSeg rule 1: retransmits the next hole deemed
+    /// lost, if cwnd leaves room for a segment beyond `pipe`.
+    fn send_next_lost(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+        let mss = u32::from(self.snd_mss);
+        if self.cc.cwnd() < self.scoreboard.pipe(self.snd_max, self.high_rxt, mss) + mss {
+            return None;
+        }
+        let (seq, len) = self.scoreboard.next_lost(self.high_rxt.max(self.snd_una), mss)?;
+        let (n, end) = self.send_range(now, cfg, buf, seq, len as usize)?;
+        self.high_rxt = end;
+        Some(n)
+    }
+
+    /// Room for new data: the windows less what is in flight; in SACK
+    /// recovery, cwnd less `pipe` (RFC 6675 §5 (C)).
+    fn room_for_new_data(&self) -> u32 {
+        let in_flight = self.snd_nxt.since(self.snd_una);
+        let by_peer = self.snd_wnd.saturating_sub(in_flight);
+        if self.sack_recovery {
+            let pipe = self.scoreboard.pipe(self.snd_max, self.high_rxt, u32::from(self.snd_mss));
+            by_peer.min(self.cc.cwnd().saturating_sub(pipe))
+        } else {
+            by_peer.min(self.cc.cwnd().saturating_sub(in_flight))
         }
     }
 
@@ -217,7 +278,15 @@ impl Connection {
                 if self.retransmit_head {
                     self.retransmit_head = false;
                     let seq = self.snd_una;
-                    if let Some(n) = self.send_data_at(now, cfg, buf, seq, usize::from(self.snd_mss)) {
+                    if let Some((n, end)) = self.send_range(now, cfg, buf, seq, usize::from(self.snd_mss)) {
+                        if self.sack_recovery && end > self.high_rxt {
+                            self.high_rxt = end;
+                        }
+                        return Some(n);
+                    }
+                }
+                if self.sack_recovery {
+                    if let Some(n) = self.send_next_lost(now, cfg, buf) {
                         return Some(n);
                     }
                 }
@@ -280,8 +349,7 @@ impl Connection {
             let iw = cfg.initial_cwnd_segments.max(1) * u32::from(self.snd_mss);
             self.cc.on_idle_restart(iw);
         }
-        let window = self.snd_wnd.min(self.cc.cwnd());
-        let room = window.saturating_sub(in_flight) as usize;
+        let room = self.room_for_new_data() as usize;
         let len = unsent.min(mss).min(room);
         let fin_rides = self.fin_queued && off + len == self.send_buf.len();
         if len == 0 && !fin_rides {
@@ -315,6 +383,18 @@ impl Connection {
         seq: SeqNum,
         max_len: usize,
     ) -> Option<usize> {
+        self.send_range(now, cfg, buf, seq, max_len).map(|(n, _)| n)
+    }
+
+    /// [`Self::send_data_at`], also returning the sequence number just past what it sent.
+    fn send_range(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        buf: &mut [u8],
+        seq: SeqNum,
+        max_len: usize,
+    ) -> Option<(usize, SeqNum)> {
         if seq < self.snd_buf_seq {
             return None;
         }
@@ -363,7 +443,7 @@ impl Connection {
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
         }
-        Some(n)
+        Some((n, end))
     }
 
     /// Builds one segment with our options, window and ACK into `buf`;

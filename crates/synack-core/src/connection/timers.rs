@@ -127,6 +127,9 @@ impl Connection {
                     self.pending.retransmission = Some(true);
                     self.recover = self.snd_max;
                     self.in_recovery = false;
+                    self.sack_recovery = false;
+                    // RFC 2018 §8: after a timeout, SACK information is not relied on.
+                    self.scoreboard.clear();
                     self.dupacks = 0;
                     self.force_probe = self.snd_wnd == 0;
                 }
