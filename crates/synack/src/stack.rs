@@ -367,15 +367,21 @@ impl Stack {
 }
 
 /// Datagrams handled per wake-up before output is flushed.
+/// Datagrams read from the device per wake-up; they go to the endpoint
+/// together, under one acquisition of the lock.
 const BATCH: usize = 64;
+
+/// Emitted datagram buffers kept for reuse (no allocation per packet).
+const SPARE_BUFFERS: usize = 256;
 
 /// The driver: moves datagrams between the device and the endpoint, runs
 /// the timers, and wakes sockets.
 async fn drive<D: Device>(shared: Arc<Shared>, mut dev: D) {
     let mtu = dev.mtu().max(1280);
-    let mut rx = vec![0u8; mtu + 64];
-    let mut tx = vec![0u8; mtu + 64];
+    let mut rx: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; mtu + 64]).collect();
+    let mut rx_len = [0usize; BATCH];
     let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     let mut sleep = Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
     loop {
         // Timers, output and events, under the lock.
@@ -391,13 +397,19 @@ async fn drive<D: Device>(shared: Arc<Shared>, mut dev: D) {
             out.append(&mut inner.replies);
             // Datagrams to our own addresses loop back, as on the kernel's
             // loopback; whatever they cause is sent in the same pass.
-            while let Some(n) = inner.ep.poll_transmit(now, &mut tx) {
-                let to_self = IpPacket::parse(&tx[..n]).is_ok_and(|ip| inner.addresses.contains(&ip.dst()));
-                if to_self {
-                    let packet = tx[..n].to_vec();
-                    inner.input(&packet);
+            loop {
+                let mut buf = spare.pop().unwrap_or_default();
+                buf.resize(mtu + 64, 0);
+                let Some(n) = inner.ep.poll_transmit(now, &mut buf) else {
+                    spare.push(buf);
+                    break;
+                };
+                buf.truncate(n);
+                if IpPacket::parse(&buf).is_ok_and(|ip| inner.addresses.contains(&ip.dst())) {
+                    inner.input(&buf);
+                    spare.push(buf);
                 } else {
-                    out.push(tx[..n].to_vec());
+                    out.push(buf);
                 }
             }
             inner.stats.packets_out += out.len() as u64;
@@ -408,25 +420,38 @@ async fn drive<D: Device>(shared: Arc<Shared>, mut dev: D) {
             if let Err(e) = poll_fn(|cx| dev.poll_send(cx, &p)).await {
                 tracing::warn!(error = %e, "device send failed");
             }
+            if spare.len() < SPARE_BUFFERS {
+                spare.push(p);
+            }
         }
         sleep.as_mut().reset(next.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)));
-        // Wait for a datagram, a timer, or a socket that has something to send.
+        // Wait for datagrams, a timer, or a socket that has something to send.
         let notified = shared.notify.notified();
         tokio::pin!(notified);
         let r = poll_fn(|cx| {
             let mut got = 0;
-            loop {
-                match dev.poll_recv(cx, &mut rx) {
+            let mut failed = None;
+            while got < BATCH {
+                match dev.poll_recv(cx, &mut rx[got]) {
                     Poll::Ready(Ok(n)) => {
-                        shared.lock().input(&rx[..n]);
+                        rx_len[got] = n;
                         got += 1;
-                        if got >= BATCH {
-                            return Poll::Ready(Ok(()));
-                        }
                     }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Err(e)) => {
+                        failed = Some(e);
+                        break;
+                    }
                     Poll::Pending => break,
                 }
+            }
+            if got > 0 {
+                let mut inner = shared.lock();
+                for (buf, &n) in rx.iter().zip(&rx_len[..got]) {
+                    inner.input(&buf[..n]);
+                }
+            }
+            if let Some(e) = failed {
+                return Poll::Ready(Err(e));
             }
             if got > 0 || notified.as_mut().poll(cx).is_ready() || sleep.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Ok(()));
