@@ -12,7 +12,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synack::{Device, Faults, FaultyDevice, PcapTap, Stack, StackConfig, TcpListener, TcpStream, TunDevice};
+use synack::{
+    CongestionControl, Device, Faults, FaultyDevice, PcapTap, Stack, StackConfig, TcpListener, TcpStream, TunDevice,
+};
 use synack_core::{Direction, FourTuple, Instant, State, Tracer};
 use synack_sim::Fate;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,6 +50,17 @@ pub struct NetArgs {
     /// Seed of the fault injection.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Congestion control: newreno (RFC 5681, 6582) or cubic (RFC 9438).
+    #[arg(long, value_name = "ALGORITHM", default_value = "newreno", value_parser = parse_congestion)]
+    pub congestion: CongestionControl,
+}
+
+fn parse_congestion(s: &str) -> Result<CongestionControl, String> {
+    match s {
+        "newreno" | "reno" => Ok(CongestionControl::NewReno),
+        "cubic" => Ok(CongestionControl::Cubic),
+        other => Err(format!("'{other}' is not newreno or cubic")),
+    }
 }
 
 fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
@@ -151,6 +164,7 @@ fn start(net: &NetArgs) -> Result<Stack, String> {
     }
     let mut cfg = StackConfig::new(vec![net.addr.0]);
     cfg.tcp.mtu = net.mtu;
+    cfg.tcp.congestion_control = net.congestion;
     let stack = Stack::new(dev, cfg);
     if net.trace {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -174,6 +174,12 @@ fn serve_with_a_bad_flag_value_fails_with_status_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--addr"));
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["serve", "--tun", "x", "--addr", "10.7.0.2/24", "--congestion", "bbr", "echo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--congestion"));
 }
 
 #[test]

@@ -10,6 +10,8 @@ pub enum CongestionControl {
     /// NewReno (RFC 5681, RFC 6582).
     #[default]
     NewReno,
+    /// CUBIC (RFC 9438), as Linux uses by default.
+    Cubic,
 }
 
 /// When a listener answers SYNs with SYN cookies (RFC 4987 §3.6), as Linux's

@@ -4,7 +4,7 @@
 
 use core::net::IpAddr;
 use core::time::Duration;
-use synack_core::{Config, SynCookies};
+use synack_core::{Config, CongestionControl, SynCookies};
 
 /// The runner's settings for one script.
 #[derive(Debug, Clone)]
@@ -122,6 +122,13 @@ pub fn apply_config(c: &mut Config, key: &str, v: &str) -> Applied {
             "syn_backlog" => c.syn_backlog = num(key, v)?,
             "hop_limit" => c.hop_limit = num(key, v)?,
             "challenge_ack_limit" => c.challenge_ack_limit = num(key, v)?,
+            "congestion_control" => {
+                c.congestion_control = match v.trim() {
+                    "newreno" => CongestionControl::NewReno,
+                    "cubic" => CongestionControl::Cubic,
+                    other => return Err(Applied::Invalid(format!("congestion_control: '{other}' (newreno, cubic)"))),
+                }
+            }
             "syn_cookies" => {
                 c.syn_cookies = match v.trim() {
                     "off" => SynCookies::Off,
@@ -165,8 +172,14 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
             "tcp_keepalive_probes" => c.keepalive_count = num(key, v)?,
             "tcp_challenge_ack_limit" => c.challenge_ack_limit = num(key, v)?,
             "tcp_congestion_control" => {
-                if !matches!(v.trim(), "reno" | "newreno") {
-                    return Err(Applied::Unsupported(format!("congestion control '{}': synack has NewReno", v.trim())));
+                c.congestion_control = match v.trim() {
+                    "reno" | "newreno" => CongestionControl::NewReno,
+                    "cubic" => CongestionControl::Cubic,
+                    other => {
+                        return Err(Applied::Unsupported(format!(
+                            "congestion control '{other}': synack has reno and cubic"
+                        )))
+                    }
                 }
             }
             "tcp_slow_start_after_idle" => {
@@ -232,7 +245,9 @@ mod tests {
         }
         assert!(!c.sack);
         assert_eq!(c.recv_buffer, 1_000_000);
-        assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "cubic"), Applied::Unsupported(_)));
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "cubic"), Applied::Ok);
+        assert_eq!(c.congestion_control, CongestionControl::Cubic);
+        assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "bbr"), Applied::Unsupported(_)));
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_dsack", "1"), Applied::Warn(_)));
     }
 }

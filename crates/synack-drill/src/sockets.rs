@@ -5,7 +5,7 @@ use crate::ast::{Arg, SyscallSpec};
 use crate::runner::Engine;
 use core::net::SocketAddr;
 use core::time::Duration;
-use synack_core::{CloseReason, ConnHandle, Error, Instant, ListenerHandle, State};
+use synack_core::{CloseReason, CongestionControl, ConnHandle, Error, Instant, ListenerHandle, State};
 
 /// What a socket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,6 +498,21 @@ impl Engine {
                 if let Some(h) = conn {
                     let _ = self.ep.set_user_timeout(now, h, t);
                 }
+            }
+            "TCP_CONGESTION" => {
+                let cc = match &value {
+                    Arg::Str(name) if name == "reno" || name == "newreno" => CongestionControl::NewReno,
+                    Arg::Str(name) if name == "cubic" => CongestionControl::Cubic,
+                    _ => {
+                        return Err(Attempt::Unsupported(format!(
+                            "TCP_CONGESTION {value:?}: synack has reno and cubic"
+                        )))
+                    }
+                };
+                if conn.is_some() {
+                    return Err(Attempt::Unsupported("TCP_CONGESTION on a connected socket".into()));
+                }
+                self.ep.config_mut().congestion_control = cc;
             }
             other => return Err(Attempt::Unsupported(format!("setsockopt {other}"))),
         }

@@ -27,11 +27,11 @@ fn size(rng: &mut fastrand::Rng) -> u64 {
     MAX_BYTES.powf(rng.f64()) as u64
 }
 
-/// One seeded transfer, with the server (host b) configured by `server`.
-fn run_with(link: LinkConfig, server: Config, seed: u64) -> Outcome {
+/// One seeded transfer between a client (host a) and a server (host b) so configured.
+fn run_with(link: LinkConfig, client: Config, server: Config, seed: u64) -> Outcome {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut net = Network::new(seed);
-    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), Config::default());
+    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), client);
     let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), server);
     net.set_default_link(link);
     let (up, down) = (size(&mut rng), size(&mut rng));
@@ -42,15 +42,15 @@ fn run_with(link: LinkConfig, server: Config, seed: u64) -> Outcome {
 }
 
 fn profile(name: &str, link: LinkConfig) {
-    profile_with(name, link, Config::default(), seeds());
+    profile_with(name, link, Config::default(), Config::default(), seeds());
 }
 
-fn profile_with(name: &str, link: LinkConfig, server: Config, n: u64) {
+fn profile_with(name: &str, link: LinkConfig, client: Config, server: Config, n: u64) {
     let mut failures = Vec::new();
     let mut worst = Duration::ZERO;
     let mut total = Duration::ZERO;
     for seed in 0..n {
-        let out = run_with(link, server.clone(), seed);
+        let out = run_with(link, client.clone(), server.clone(), seed);
         worst = worst.max(out.duration);
         total += out.duration;
         if !out.is_clean() || out.duration >= TIME_BOUND {
@@ -118,7 +118,14 @@ fn all_faults_together() {
 #[test]
 fn all_faults_with_syn_cookies() {
     let server = Config { syn_cookies: synack_core::SynCookies::Always, ..Config::default() };
-    profile_with("all, SYN cookies", all_faults(), server, seeds() / 4);
+    profile_with("all, SYN cookies", all_faults(), Config::default(), server, seeds() / 4);
+}
+
+/// Both ends run CUBIC (RFC 9438) instead of NewReno, under every fault at once.
+#[test]
+fn all_faults_with_cubic() {
+    let cubic = Config { congestion_control: synack_core::CongestionControl::Cubic, ..Config::default() };
+    profile_with("all, CUBIC", all_faults(), cubic.clone(), cubic, seeds() / 4);
 }
 
 /// A packet as the network carried it: time, sender, bytes, fate.

@@ -34,5 +34,5 @@ mod tcp;
 
 pub use device::{pipe, Device, Faults, FaultyDevice, PcapTap, PipeDevice, TunDevice};
 pub use stack::{Stack, StackConfig, StackStats};
-pub use synack_core::{Config, SynCookies};
+pub use synack_core::{Config, CongestionControl, SynCookies};
 pub use tcp::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
-use synack::{Faults, FaultyDevice, StackConfig, SynCookies, TcpListener, TcpStream};
+use synack::{CongestionControl, Faults, FaultyDevice, StackConfig, SynCookies, TcpListener, TcpStream};
 use synack_testnet as netenv;
 use synack_testnet::{NetEnv, KERNEL_IP, SYNACK_IP};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -338,6 +338,25 @@ async fn kernel_clients_connect_through_syn_cookies() {
     assert_eq!(out.trim(), "open 100\n100 ok");
     let stats = stack.stats();
     assert_eq!(stats.syn_cookies_accepted, 100, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cubic_stack_echoes_through_loss_with_the_kernel() {
+    if !netenv::require() {
+        return;
+    }
+    let (env, dev) = NetEnv::new();
+    let faults = Faults { loss: 0.01, delay: Duration::from_millis(5), ..Faults::default() };
+    let mut cfg = StackConfig::new(vec![SYNACK_IP.parse().unwrap()]);
+    cfg.tcp.congestion_control = CongestionControl::Cubic;
+    let stack = synack::Stack::new(FaultyDevice::new(dev, faults, faults, 7), cfg);
+    echo_server(&stack).await;
+    let out = tokio::task::spawn_blocking(move || {
+        env.python(&concurrent_echo_client(4, 4 * 1024 * 1024), Duration::from_secs(180))
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.trim(), "open 4\n4 ok");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,12 @@
-//! Congestion control: the interface a connection drives, and NewReno.
+//! Congestion control: the interface a connection drives, NewReno and CUBIC.
 
+mod cubic;
 mod new_reno;
 
+use crate::config::CongestionControl;
+use crate::time::Instant;
+use core::time::Duration;
+pub use cubic::Cubic;
 pub use new_reno::NewReno;
 
 /// What a congestion controller is told and what it decides: the
@@ -11,8 +16,9 @@ pub trait CongestionController {
     fn cwnd(&self) -> u32;
     /// The slow-start threshold.
     fn ssthresh(&self) -> u32;
-    /// New data was cumulatively acknowledged outside recovery.
-    fn on_ack(&mut self, acked: u32, mss: u32);
+    /// New data was cumulatively acknowledged outside recovery, at `now`,
+    /// with the smoothed RTT if one is known.
+    fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>);
     /// Three duplicate ACKs: enter fast recovery (RFC 5681 §3.2 step 2).
     fn on_fast_retransmit(&mut self, flight: u32, mss: u32);
     /// Loss detected with SACK: enter recovery with cwnd = ssthresh (RFC 6675 §5 (4.2)).
@@ -27,4 +33,70 @@ pub trait CongestionController {
     fn on_rto(&mut self, flight: u32, mss: u32);
     /// Restart after idle (RFC 5681 §4.1).
     fn on_idle_restart(&mut self, restart_window: u32);
+}
+
+/// The controller a connection runs, as `Config::congestion_control` chose.
+#[derive(Debug, Clone, Copy)]
+pub enum Congestion {
+    /// NewReno (RFC 5681, RFC 6582).
+    NewReno(NewReno),
+    /// CUBIC (RFC 9438).
+    Cubic(Cubic),
+}
+
+impl Congestion {
+    /// A controller of `kind` with an initial window of `initial` bytes.
+    pub fn new(kind: CongestionControl, initial: u32) -> Self {
+        match kind {
+            CongestionControl::NewReno => Self::NewReno(NewReno::new(initial)),
+            CongestionControl::Cubic => Self::Cubic(Cubic::new(initial)),
+        }
+    }
+
+    fn inner(&mut self) -> &mut dyn CongestionController {
+        match self {
+            Self::NewReno(c) => c,
+            Self::Cubic(c) => c,
+        }
+    }
+
+    fn inner_ref(&self) -> &dyn CongestionController {
+        match self {
+            Self::NewReno(c) => c,
+            Self::Cubic(c) => c,
+        }
+    }
+}
+
+impl CongestionController for Congestion {
+    fn cwnd(&self) -> u32 {
+        self.inner_ref().cwnd()
+    }
+    fn ssthresh(&self) -> u32 {
+        self.inner_ref().ssthresh()
+    }
+    fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>) {
+        self.inner().on_ack(acked, mss, now, srtt)
+    }
+    fn on_fast_retransmit(&mut self, flight: u32, mss: u32) {
+        self.inner().on_fast_retransmit(flight, mss)
+    }
+    fn on_sack_recovery(&mut self, flight: u32, mss: u32) {
+        self.inner().on_sack_recovery(flight, mss)
+    }
+    fn on_dup_ack_in_recovery(&mut self, mss: u32) {
+        self.inner().on_dup_ack_in_recovery(mss)
+    }
+    fn on_partial_ack(&mut self, acked: u32, mss: u32) {
+        self.inner().on_partial_ack(acked, mss)
+    }
+    fn on_recovery_end(&mut self, flight: u32, mss: u32) {
+        self.inner().on_recovery_end(flight, mss)
+    }
+    fn on_rto(&mut self, flight: u32, mss: u32) {
+        self.inner().on_rto(flight, mss)
+    }
+    fn on_idle_restart(&mut self, restart_window: u32) {
+        self.inner().on_idle_restart(restart_window)
+    }
 }

@@ -1,6 +1,8 @@
 //! NewReno congestion control (RFC 5681, RFC 6582).
 
 use super::CongestionController;
+use crate::time::Instant;
+use core::time::Duration;
 
 /// Slow start, congestion avoidance, and fast recovery with window inflation.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +30,7 @@ impl CongestionController for NewReno {
         self.ssthresh
     }
 
-    fn on_ack(&mut self, acked: u32, mss: u32) {
+    fn on_ack(&mut self, acked: u32, mss: u32, _now: Instant, _srtt: Option<Duration>) {
         if self.cwnd < self.ssthresh {
             // RFC 5681 §3.1 eq. 2, with appropriate byte counting (RFC 3465, L = 2).
             self.cwnd = self.cwnd.saturating_add(acked.min(2 * mss));
@@ -88,17 +90,17 @@ mod tests {
     #[test]
     fn slow_start_then_avoidance() {
         let mut c = NewReno::new(10 * 1000);
-        c.on_ack(1000, 1000);
+        c.on_ack(1000, 1000, Instant::from_micros(0), None);
         assert_eq!(c.cwnd(), 11_000);
         c.on_rto(20_000, 1000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 10_000));
         for _ in 0..9 {
-            c.on_ack(1000, 1000);
+            c.on_ack(1000, 1000, Instant::from_micros(0), None);
         }
         assert_eq!(c.cwnd(), 10_000);
         // Congestion avoidance: one MSS per window of ACKed bytes.
         for _ in 0..10 {
-            c.on_ack(1000, 1000);
+            c.on_ack(1000, 1000, Instant::from_micros(0), None);
         }
         assert_eq!(c.cwnd(), 11_000);
     }

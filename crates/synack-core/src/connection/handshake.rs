@@ -149,7 +149,7 @@ impl Connection {
         let ts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
         self.snd_mss = peer_mss.min(our_mss).saturating_sub(ts).max(32);
         let mss = u32::from(self.snd_mss);
-        self.cc = crate::congestion::NewReno::new(cfg.initial_cwnd_segments.max(1) * mss);
+        self.cc = crate::congestion::Congestion::new(cfg.congestion_control, cfg.initial_cwnd_segments.max(1) * mss);
     }
 
     /// The options of our SYN or SYN-ACK. On a SYN-ACK only what the peer

@@ -12,7 +12,7 @@ mod send;
 mod stats;
 mod timers;
 
-use crate::congestion::NewReno;
+use crate::congestion::Congestion;
 use crate::error::{CloseReason, Error};
 use crate::ring::RingBuf;
 use crate::seq::SeqNum;
@@ -229,7 +229,7 @@ pub struct Connection {
     rtt_probe: Option<(SeqNum, Instant)>,
     /// Our TSval at the last retransmission timeout: older echoes give no RTT sample.
     rto_ts: Option<u32>,
-    cc: NewReno,
+    cc: Congestion,
     dupacks: u32,
     in_recovery: bool,
     /// The recovery in progress is SACK-based (RFC 6675), not NewReno.
@@ -316,7 +316,7 @@ impl Connection {
             rtt: RttEstimator::new(cfg.initial_rto),
             rtt_probe: None,
             rto_ts: None,
-            cc: NewReno::new(cfg.initial_cwnd_segments.max(1) * u32::from(mss)),
+            cc: Congestion::new(cfg.congestion_control, cfg.initial_cwnd_segments.max(1) * u32::from(mss)),
             dupacks: 0,
             in_recovery: false,
             sack_recovery: false,

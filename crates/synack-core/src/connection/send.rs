@@ -132,7 +132,7 @@ impl Connection {
                 }
             } else {
                 self.dupacks = 0;
-                self.cc.on_ack(acked, mss);
+                self.cc.on_ack(acked, mss, now, self.rtt.srtt());
                 // RFC 6675 §5 (2): SACKs above the new SND.UNA may show it lost.
                 if self.sack_ok
                     && ack > self.recover

@@ -1,0 +1,230 @@
+//! CUBIC congestion control (RFC 9438): after a reduction the window grows
+//! along a cubic function of the time since it, concave up to the window
+//! where the loss happened (W_max), convex beyond it; never slower than
+//! Reno would grow (the Reno-friendly region). Slow start and the recovery
+//! mechanics (inflation, partial ACKs) are Reno's; the reduction is by
+//! β = 0.7 instead of 0.5.
+
+use super::CongestionController;
+use crate::time::Instant;
+use core::time::Duration;
+
+/// C of RFC 9438 §4.2, in segments per second cubed.
+const C: f64 = 0.4;
+/// β_cubic of RFC 9438 §4.6: the window after a reduction, as a share of before.
+const BETA: f64 = 0.7;
+/// RTT assumed before the first measurement.
+const DEFAULT_RTT: Duration = Duration::from_millis(100);
+
+/// CUBIC's state: the window, W_max, K and the epoch of growth.
+#[derive(Debug, Clone, Copy)]
+pub struct Cubic {
+    /// cwnd in bytes, with the fraction growth has accumulated.
+    cwnd: f64,
+    ssthresh: u32,
+    /// W_max in bytes: the window just before the last reduction (§4.2).
+    w_max: f64,
+    /// W_max before that, for fast convergence (§4.7).
+    w_last_max: f64,
+    /// When the current congestion-avoidance epoch began.
+    epoch: Option<Instant>,
+    /// K in seconds: when the cubic function reaches W_max again (§4.2).
+    k: f64,
+    /// W_est in bytes: the window Reno would have (§4.3).
+    w_est: f64,
+}
+
+impl Cubic {
+    /// A controller with an initial window of `initial` bytes and an
+    /// arbitrarily high ssthresh (RFC 5681 §3.1).
+    pub fn new(initial: u32) -> Self {
+        Self {
+            cwnd: f64::from(initial),
+            ssthresh: u32::MAX,
+            w_max: 0.0,
+            w_last_max: 0.0,
+            epoch: None,
+            k: 0.0,
+            w_est: 0.0,
+        }
+    }
+
+    /// W_cubic(t) of RFC 9438 §4.2, in bytes.
+    fn w_cubic(&self, t: f64, mss: f64) -> f64 {
+        (C * (t - self.k).powi(3)) * mss + self.w_max
+    }
+
+    /// A congestion event (§4.6, §4.7): remember W_max, reduce ssthresh.
+    fn reduce(&mut self, flight: u32, mss: u32) {
+        self.epoch = None;
+        // Fast convergence: a flow whose W_max keeps falling yields bandwidth.
+        self.w_max = if self.cwnd < self.w_last_max { self.cwnd * (1.0 + BETA) / 2.0 } else { self.cwnd };
+        self.w_last_max = self.cwnd;
+        self.ssthresh = ((f64::from(flight) * BETA) as u32).max(2 * mss);
+    }
+
+    /// §4.2: a new epoch of growth begins now; K from how far the window is below W_max.
+    fn start_epoch(&mut self, now: Instant, mss: f64) -> Instant {
+        self.epoch = Some(now);
+        self.w_est = self.cwnd;
+        if self.w_max > self.cwnd {
+            self.k = ((self.w_max - self.cwnd) / mss / C).cbrt();
+        } else {
+            self.k = 0.0;
+            self.w_max = self.cwnd;
+        }
+        now
+    }
+
+    fn set_cwnd(&mut self, bytes: u32) {
+        self.cwnd = f64::from(bytes);
+    }
+}
+
+impl CongestionController for Cubic {
+    fn cwnd(&self) -> u32 {
+        self.cwnd as u32
+    }
+
+    fn ssthresh(&self) -> u32 {
+        self.ssthresh
+    }
+
+    fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>) {
+        let mssf = f64::from(mss);
+        if self.cwnd() < self.ssthresh {
+            // Slow start as Reno (RFC 5681 §3.1, byte counting with L = 2).
+            self.cwnd += f64::from(acked.min(2 * mss));
+            return;
+        }
+        let epoch = match self.epoch {
+            Some(e) => e,
+            None => self.start_epoch(now, mssf),
+        };
+        let t = now.saturating_since(epoch).as_secs_f64();
+        let rtt = srtt.unwrap_or(DEFAULT_RTT).as_secs_f64();
+        // §4.2: the target one RTT ahead, between cwnd and 1.5 cwnd.
+        let target = self.w_cubic(t + rtt, mssf).clamp(self.cwnd, 1.5 * self.cwnd);
+        // §4.3: the Reno-friendly estimate grows by alpha segments per window.
+        let alpha = if self.w_est >= self.w_max { 1.0 } else { 3.0 * (1.0 - BETA) / (1.0 + BETA) };
+        self.w_est += alpha * f64::from(acked) / self.cwnd * mssf;
+        if self.w_cubic(t, mssf) < self.w_est {
+            self.cwnd = self.cwnd.max(self.w_est);
+        } else {
+            // §4.4, §4.5: grow by (target - cwnd) / cwnd per segment acknowledged.
+            self.cwnd += (target - self.cwnd) / self.cwnd * f64::from(acked);
+        }
+    }
+
+    fn on_fast_retransmit(&mut self, flight: u32, mss: u32) {
+        self.reduce(flight, mss);
+        self.set_cwnd(self.ssthresh + 3 * mss);
+    }
+
+    fn on_sack_recovery(&mut self, flight: u32, mss: u32) {
+        self.reduce(flight, mss);
+        self.set_cwnd(self.ssthresh);
+    }
+
+    fn on_dup_ack_in_recovery(&mut self, mss: u32) {
+        self.cwnd += f64::from(mss);
+    }
+
+    fn on_partial_ack(&mut self, acked: u32, mss: u32) {
+        self.set_cwnd(self.cwnd().saturating_sub(acked).saturating_add(mss).max(mss));
+    }
+
+    fn on_recovery_end(&mut self, flight: u32, mss: u32) {
+        self.set_cwnd(self.ssthresh.min(flight.max(mss) + mss));
+        self.epoch = None;
+    }
+
+    fn on_rto(&mut self, flight: u32, mss: u32) {
+        // §4.8: as a congestion event, then one segment.
+        self.reduce(flight, mss);
+        self.set_cwnd(mss);
+    }
+
+    fn on_idle_restart(&mut self, restart_window: u32) {
+        self.set_cwnd(self.cwnd().min(restart_window));
+        self.epoch = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSS: u32 = 1000;
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_micros(ms * 1000)
+    }
+
+    /// Feeds one window of ACKs per RTT of 100 ms from `from` to `to` ms.
+    fn run(c: &mut Cubic, from: u64, to: u64) {
+        let mut t = from;
+        while t < to {
+            let segs = c.cwnd() / MSS;
+            for _ in 0..segs.max(1) {
+                c.on_ack(MSS, MSS, at(t), Some(Duration::from_millis(100)));
+            }
+            t += 100;
+        }
+    }
+
+    #[test]
+    fn a_loss_reduces_the_window_by_beta() {
+        let mut c = Cubic::new(100 * MSS);
+        c.on_sack_recovery(100 * MSS, MSS);
+        assert_eq!((c.cwnd(), c.ssthresh()), (70 * MSS, 70 * MSS));
+        c.on_recovery_end(70 * MSS, MSS);
+        assert_eq!(c.cwnd(), 70 * MSS);
+    }
+
+    #[test]
+    fn the_window_returns_to_w_max_after_k_seconds_then_grows_beyond() {
+        let mut c = Cubic::new(100 * MSS);
+        c.on_sack_recovery(100 * MSS, MSS);
+        c.on_recovery_end(70 * MSS, MSS);
+        // K = cbrt(30 / 0.4) = 4.2 s.
+        run(&mut c, 0, 2000);
+        let at_2s = c.cwnd();
+        assert!(at_2s > 70 * MSS && at_2s < 100 * MSS, "concave, below W_max: {at_2s}");
+        run(&mut c, 2000, 4300);
+        let at_k = c.cwnd();
+        assert!(at_k.abs_diff(100 * MSS) < 5 * MSS, "back at W_max near K: {at_k}");
+        run(&mut c, 4300, 6300);
+        assert!(c.cwnd() > at_k + 3 * MSS, "convex beyond W_max: {}", c.cwnd());
+    }
+
+    #[test]
+    fn growth_near_w_max_is_slower_than_far_from_it() {
+        let mut c = Cubic::new(100 * MSS);
+        c.on_sack_recovery(100 * MSS, MSS);
+        c.on_recovery_end(70 * MSS, MSS);
+        run(&mut c, 0, 1000);
+        let first_second = c.cwnd() - 70 * MSS;
+        run(&mut c, 1000, 3700);
+        let before = c.cwnd();
+        run(&mut c, 3700, 4700);
+        assert!(c.cwnd() - before < first_second / 2, "plateau near W_max: {} vs {first_second}", c.cwnd() - before);
+    }
+
+    #[test]
+    fn fast_convergence_lowers_w_max_when_it_keeps_falling() {
+        let mut c = Cubic::new(100 * MSS);
+        c.on_sack_recovery(100 * MSS, MSS);
+        c.on_recovery_end(70 * MSS, MSS);
+        c.on_sack_recovery(70 * MSS, MSS);
+        // W_max = 70 * (1 + 0.7) / 2 = 59.5 segments.
+        assert!((c.w_max - 59_500.0).abs() < 1.0, "{}", c.w_max);
+    }
+
+    #[test]
+    fn a_timeout_leaves_one_segment() {
+        let mut c = Cubic::new(100 * MSS);
+        c.on_rto(100 * MSS, MSS);
+        assert_eq!((c.cwnd(), c.ssthresh()), (MSS, 70 * MSS));
+    }
+}
