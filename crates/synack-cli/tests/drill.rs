@@ -34,7 +34,7 @@ fn a_failure_gives_status_1_and_the_mismatch() {
     std::fs::write(d.join("bad.pkt"), GOOD.replace("ack 1 <mss", "ack 9 <mss")).unwrap();
     std::fs::write(
         d.join("skip.pkt"),
-        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_CONGESTION, \"cubic\", 5) = 0\n",
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_CONGESTION, \"bbr\", 3) = 0\n",
     )
     .unwrap();
     let (code, out) = synack(&["drill", "--tolerance-ms", "10", d.to_str().unwrap()]);

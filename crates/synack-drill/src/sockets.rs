@@ -503,14 +503,14 @@ impl Engine {
                 let cc = match &value {
                     Arg::Str(name) if name == "reno" || name == "newreno" => CongestionControl::NewReno,
                     Arg::Str(name) if name == "cubic" => CongestionControl::Cubic,
-                    _ => {
-                        return Err(Attempt::Unsupported(format!(
-                            "TCP_CONGESTION {value:?}: synack has reno and cubic"
-                        )))
+                    Arg::Str(other) => {
+                        let why = format!("setsockopt TCP_CONGESTION \"{other}\": synack has reno and cubic");
+                        return Err(Attempt::Unsupported(why));
                     }
+                    _ => return Err(Attempt::Unsupported("setsockopt TCP_CONGESTION: value not understood".into())),
                 };
                 if conn.is_some() {
-                    return Err(Attempt::Unsupported("TCP_CONGESTION on a connected socket".into()));
+                    return Err(Attempt::Unsupported("setsockopt TCP_CONGESTION on a connected socket".into()));
                 }
                 self.ep.config_mut().congestion_control = cc;
             }
