@@ -139,6 +139,14 @@ impl CongestionController for Cubic {
         self.epoch = None;
     }
 
+    fn on_spurious_recovery(&mut self, cwnd: u32, ssthresh: u32) {
+        // W_max goes back to what it was before the reduction.
+        self.w_max = self.w_last_max.max(self.w_max);
+        self.cwnd = self.cwnd.max(f64::from(cwnd));
+        self.ssthresh = ssthresh;
+        self.epoch = None;
+    }
+
     fn on_rto(&mut self, flight: u32, mss: u32) {
         // §4.8: as a congestion event, then one segment.
         self.reduce(flight, mss);
@@ -173,6 +181,14 @@ mod tests {
         }
     }
 
+    /// A controller whose window was 100 segments when a loss was repaired.
+    fn after_a_loss_at_100_segments() -> Cubic {
+        let mut c = Cubic::new(100 * MSS);
+        c.on_sack_recovery(100 * MSS, MSS);
+        c.on_recovery_end(70 * MSS, MSS);
+        c
+    }
+
     #[test]
     fn a_loss_reduces_the_window_by_beta() {
         let mut c = Cubic::new(100 * MSS);
@@ -184,9 +200,7 @@ mod tests {
 
     #[test]
     fn the_window_returns_to_w_max_after_k_seconds_then_grows_beyond() {
-        let mut c = Cubic::new(100 * MSS);
-        c.on_sack_recovery(100 * MSS, MSS);
-        c.on_recovery_end(70 * MSS, MSS);
+        let mut c = after_a_loss_at_100_segments();
         // K = cbrt(30 / 0.4) = 4.2 s.
         run(&mut c, 0, 2000);
         let at_2s = c.cwnd();
@@ -200,9 +214,7 @@ mod tests {
 
     #[test]
     fn growth_near_w_max_is_slower_than_far_from_it() {
-        let mut c = Cubic::new(100 * MSS);
-        c.on_sack_recovery(100 * MSS, MSS);
-        c.on_recovery_end(70 * MSS, MSS);
+        let mut c = after_a_loss_at_100_segments();
         run(&mut c, 0, 1000);
         let first_second = c.cwnd() - 70 * MSS;
         run(&mut c, 1000, 3700);
@@ -213,9 +225,7 @@ mod tests {
 
     #[test]
     fn fast_convergence_lowers_w_max_when_it_keeps_falling() {
-        let mut c = Cubic::new(100 * MSS);
-        c.on_sack_recovery(100 * MSS, MSS);
-        c.on_recovery_end(70 * MSS, MSS);
+        let mut c = after_a_loss_at_100_segments();
         c.on_sack_recovery(70 * MSS, MSS);
         // W_max = 70 * (1 + 0.7) / 2 = 59.5 segments.
         assert!((c.w_max - 59_500.0).abs() < 1.0, "{}", c.w_max);

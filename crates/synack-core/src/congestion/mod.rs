@@ -29,6 +29,9 @@ pub trait CongestionController {
     fn on_partial_ack(&mut self, acked: u32, mss: u32);
     /// The ACK that ends recovery (RFC 6582 §3.2 step 6).
     fn on_recovery_end(&mut self, flight: u32, mss: u32);
+    /// The recovery was spurious (RFC 3522): restore the window and
+    /// threshold from before it (RFC 4015 §3.2).
+    fn on_spurious_recovery(&mut self, cwnd: u32, ssthresh: u32);
     /// A retransmission timeout (RFC 5681 §3.1, eq. 4).
     fn on_rto(&mut self, flight: u32, mss: u32);
     /// Restart after idle (RFC 5681 §4.1).
@@ -92,6 +95,9 @@ impl CongestionController for Congestion {
     }
     fn on_recovery_end(&mut self, flight: u32, mss: u32) {
         self.inner().on_recovery_end(flight, mss)
+    }
+    fn on_spurious_recovery(&mut self, cwnd: u32, ssthresh: u32) {
+        self.inner().on_spurious_recovery(cwnd, ssthresh)
     }
     fn on_rto(&mut self, flight: u32, mss: u32) {
         self.inner().on_rto(flight, mss)

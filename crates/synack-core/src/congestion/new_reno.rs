@@ -72,6 +72,11 @@ impl CongestionController for NewReno {
         self.cwnd = self.ssthresh.min(flight.max(mss) + mss);
     }
 
+    fn on_spurious_recovery(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = self.cwnd.max(cwnd);
+        self.ssthresh = ssthresh;
+    }
+
     fn on_rto(&mut self, flight: u32, mss: u32) {
         self.ssthresh = (flight / 2).max(2 * mss);
         self.cwnd = mss;

@@ -108,6 +108,15 @@ pub(crate) enum Origin {
     Passive(u32),
 }
 
+/// The congestion state before a recovery, and the TSval of its first
+/// retransmission (RFC 3522 RetransmitTS).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Undo {
+    cwnd: u32,
+    ssthresh: u32,
+    retransmit_ts: u32,
+}
+
 /// An incoming segment, already parsed and checksum-verified.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Segment<'a> {
@@ -239,6 +248,8 @@ pub struct Connection {
     high_rxt: SeqNum,
     /// What the peer SACKed above SND.UNA.
     scoreboard: scoreboard::Scoreboard,
+    /// How to undo the current recovery's reduction if it proves spurious.
+    undo: Option<Undo>,
     retransmit_head: bool,
     force_probe: bool,
     retries: u32,
@@ -323,6 +334,7 @@ impl Connection {
             recover: iss,
             high_rxt: iss,
             scoreboard: scoreboard::Scoreboard::default(),
+            undo: None,
             retransmit_head: false,
             force_probe: false,
             retries: 0,

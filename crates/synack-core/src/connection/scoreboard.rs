@@ -11,16 +11,29 @@ use synack_wire::SackBlock;
 /// Ranges the scoreboard remembers.
 pub(crate) const MAX_RANGES: usize = 8;
 
-/// RFC 6675 §2: DupThresh.
-const DUP_THRESH: u32 = 3;
+/// RFC 6675 §2: DupThresh, to begin with.
+const DUP_THRESH: u8 = 3;
+
+/// The most DupThresh grows to on a path that reorders.
+const MAX_DUP_THRESH: u8 = 32;
 
 /// SACKed ranges above SND.UNA as offsets from it: sorted, disjoint, not adjacent.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Scoreboard {
     /// SND.UNA the offsets are relative to.
     base: SeqNum,
     ranges: [(u32, u32); MAX_RANGES],
     len: u8,
+    /// DupThresh for this connection: 3, raised when reordering made a
+    /// recovery spurious (RFC 6675 §2 allows a different value, as Linux
+    /// adapts its `reordering`).
+    dup_thresh: u8,
+}
+
+impl Default for Scoreboard {
+    fn default() -> Self {
+        Self { base: SeqNum(0), ranges: [(0, 0); MAX_RANGES], len: 0, dup_thresh: DUP_THRESH }
+    }
 }
 
 impl Scoreboard {
@@ -37,6 +50,16 @@ impl Scoreboard {
     /// is not relied on, the receiver may have reneged).
     pub fn clear(&mut self) {
         self.len = 0;
+    }
+
+    /// The duplicate ACKs, or SACKed segments above a hole, that mean loss.
+    pub fn dup_thresh(&self) -> u32 {
+        u32::from(self.dup_thresh)
+    }
+
+    /// The path reorders more than DupThresh allows for: double it (up to a bound).
+    pub fn raise_dup_thresh(&mut self) {
+        self.dup_thresh = self.dup_thresh.saturating_mul(2).min(MAX_DUP_THRESH);
     }
 
     /// Moves the base to a new SND.UNA, forgetting what it covers.
@@ -109,7 +132,8 @@ impl Scoreboard {
     /// than (DupThresh - 1) * SMSS SACKed bytes, above `seq`.
     pub fn is_lost(&self, seq: SeqNum, mss: u32) -> bool {
         let (bytes, ranges) = self.above(seq.since(self.base));
-        ranges >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss
+        let thresh = self.dup_thresh();
+        ranges >= thresh || bytes > (thresh - 1) * mss
     }
 
     /// RFC 6675 §4, NextSeg rule 1: the first byte at or after `from` that
@@ -192,6 +216,21 @@ mod tests {
         assert!(b.is_lost(SeqNum(0), MSS));
         let b = board(0, 10_000, &[(1000, 1100), (2000, 2100), (3000, 3100)]);
         assert!(b.is_lost(SeqNum(0), MSS), "three discontiguous ranges");
+    }
+
+    #[test]
+    fn a_reordering_path_needs_more_evidence_of_loss() {
+        let mut b = board(0, 20_000, &[(1000, 4000)]);
+        assert!(b.is_lost(SeqNum(0), MSS));
+        b.raise_dup_thresh();
+        assert_eq!(b.dup_thresh(), 6);
+        assert!(!b.is_lost(SeqNum(0), MSS));
+        b.clear();
+        assert_eq!(b.dup_thresh(), 6, "clearing SACK information keeps what was learned of the path");
+        for _ in 0..10 {
+            b.raise_dup_thresh();
+        }
+        assert_eq!(b.dup_thresh(), 32);
     }
 
     #[test]

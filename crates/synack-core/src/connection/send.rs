@@ -4,7 +4,7 @@
 //! fast retransmit and NewReno recovery (RFC 5681 §3.2, RFC 6582), and
 //! building every outgoing segment.
 
-use super::{Connection, Rst, Segment, State};
+use super::{Connection, Rst, Segment, State, Undo};
 use crate::congestion::CongestionController;
 use crate::error::Error;
 use crate::seq::SeqNum;
@@ -113,13 +113,16 @@ impl Connection {
             self.stats.bytes_acked += u64::from(acked);
             self.retries = 0;
             self.rtt.reset_backoff();
+            let spurious = self.in_recovery && self.retransmission_was_spurious(seg);
             if self.in_recovery {
                 if ack >= self.recover {
                     // RFC 6582 §3.2 step 6, RFC 6675 §5: full acknowledgment ends recovery.
                     self.in_recovery = false;
                     self.sack_recovery = false;
                     self.dupacks = 0;
-                    self.cc.on_recovery_end(self.flight(), mss);
+                    if !spurious {
+                        self.cc.on_recovery_end(self.flight(), mss);
+                    }
                 } else if self.sack_recovery {
                     // RFC 6675 §5 (C): the scoreboard and pipe decide what goes next.
                     if self.high_rxt < self.snd_una {
@@ -139,7 +142,7 @@ impl Connection {
                     && self.snd_max > self.snd_una
                     && self.scoreboard.is_lost(self.snd_una, mss)
                 {
-                    self.enter_recovery(mss);
+                    self.enter_recovery(now, mss);
                 }
             }
             let rto = self.rtt.rto(cfg.max_rto);
@@ -163,10 +166,11 @@ impl Connection {
                     self.cc.on_dup_ack_in_recovery(mss);
                 }
             } else if ack > self.recover
-                && (self.dupacks == 3 || (self.sack_ok && self.scoreboard.is_lost(self.snd_una, mss)))
+                && (self.dupacks == self.scoreboard.dup_thresh()
+                    || (self.sack_ok && self.scoreboard.is_lost(self.snd_una, mss)))
             {
                 // RFC 6582 §3.2 step 2, RFC 6675 §5 (1), (2): fast retransmit, enter recovery.
-                self.enter_recovery(mss);
+                self.enter_recovery(now, mss);
             }
         }
         if self.snd_wnd == 0 {
@@ -177,7 +181,14 @@ impl Connection {
 
     /// Fast retransmit and loss recovery: SACK-based (RFC 6675 §5 (4)) when
     /// the peer has SACKed something, NewReno (RFC 6582 §3.2 step 2) otherwise.
-    fn enter_recovery(&mut self, mss: u32) {
+    fn enter_recovery(&mut self, now: Instant, mss: u32) {
+        // RFC 3522 §2: remember what the reduction undoes, and the TSval of
+        // the retransmission (nothing sent before it carries one as high).
+        self.undo = (self.ts_ok && self.sack_ok && !self.scoreboard.is_empty()).then(|| Undo {
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+            retransmit_ts: self.ts_now(now),
+        });
         self.in_recovery = true;
         self.recover = self.snd_max;
         self.rtt_probe = None;
@@ -192,6 +203,22 @@ impl Connection {
         } else {
             self.cc.on_fast_retransmit(self.flight(), mss);
         }
+    }
+
+    /// Eifel detection (RFC 3522) on the first ACK of new data in recovery:
+    /// an echo older than the retransmission means the original arrived and
+    /// the loss was not real (reordering). The response (RFC 4015) restores
+    /// cwnd and ssthresh, and DupThresh grows; recovery goes on for lost holes.
+    fn retransmission_was_spurious(&mut self, seg: &Segment<'_>) -> bool {
+        let Some(undo) = self.undo.take() else { return false };
+        let Some((_, ecr)) = seg.options.timestamps else { return false };
+        if (ecr.wrapping_sub(undo.retransmit_ts) as i32) >= 0 {
+            return false;
+        }
+        self.cc.on_spurious_recovery(undo.cwnd, undo.ssthresh);
+        self.scoreboard.raise_dup_thresh();
+        self.stats.spurious_recoveries += 1;
+        true
     }
 
     /// RFC 6675 §5 (C), NextSeg rule 1: retransmits the next hole deemed
@@ -341,7 +368,7 @@ impl Connection {
             self.force_probe = false;
             if unsent > 0 || self.fin_queued {
                 self.stats.window_probes += 1;
-                return self.send_data_at(now, cfg, buf, seq, 1);
+                return self.send_range(now, cfg, buf, seq, 1).map(|(n, _)| n);
             }
         }
         if in_flight == 0 && now.saturating_since(self.last_send) > self.rtt.rto(cfg.max_rto) && seq >= self.snd_max {
@@ -371,22 +398,11 @@ impl Connection {
                 return None;
             }
         }
-        self.send_data_at(now, cfg, buf, seq, len)
+        self.send_range(now, cfg, buf, seq, len).map(|(n, _)| n)
     }
 
-    /// A data (and possibly FIN) segment starting at `seq`, at most `max_len` bytes.
-    fn send_data_at(
-        &mut self,
-        now: Instant,
-        cfg: &Config,
-        buf: &mut [u8],
-        seq: SeqNum,
-        max_len: usize,
-    ) -> Option<usize> {
-        self.send_range(now, cfg, buf, seq, max_len).map(|(n, _)| n)
-    }
-
-    /// [`Self::send_data_at`], also returning the sequence number just past what it sent.
+    /// A data (and possibly FIN) segment starting at `seq`, at most `max_len`
+    /// bytes. Returns its length and the sequence number just past it.
     fn send_range(
         &mut self,
         now: Instant,

@@ -13,6 +13,7 @@ pub(super) struct Stats {
     pub bytes_received: u64,
     pub retransmits: u64,
     pub fast_retransmits: u64,
+    pub spurious_recoveries: u64,
     pub timeouts: u64,
     pub dup_acks_in: u64,
     pub ooo_segments: u64,
@@ -82,6 +83,8 @@ pub struct ConnectionInfo {
     pub total_retrans: u64,
     /// Fast retransmits.
     pub fast_retransmits: u64,
+    /// Recoveries found spurious by their timestamps and undone (RFC 3522).
+    pub spurious_recoveries: u64,
     /// Retransmission timeouts.
     pub timeouts: u64,
     /// Out-of-order segments received.
@@ -132,6 +135,7 @@ impl Connection {
             bytes_received: s.bytes_received,
             total_retrans: s.retransmits,
             fast_retransmits: s.fast_retransmits,
+            spurious_recoveries: s.spurious_recoveries,
             timeouts: s.timeouts,
             ooo_segments: s.ooo_segments,
             window_probes: s.window_probes,

@@ -130,6 +130,7 @@ impl Connection {
                     self.sack_recovery = false;
                     // RFC 2018 §8: after a timeout, SACK information is not relied on.
                     self.scoreboard.clear();
+                    self.undo = None;
                     self.dupacks = 0;
                     self.force_probe = self.snd_wnd == 0;
                 }
