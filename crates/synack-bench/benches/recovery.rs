@@ -4,7 +4,8 @@
 //! Simulated time is deterministic, so the figures are exact for a given
 //! seed range; the ratios are what matter.
 //!
-//! `cargo bench -p synack-bench --bench recovery` (`SYNACK_SIM_SEEDS=N`, default 300).
+//! `cargo bench -p synack-bench --bench recovery` (`SYNACK_SIM_SEEDS=N`, default
+//! 300; `SYNACK_SIM_MB=N` megabytes each way, default 1).
 
 use core::net::{IpAddr, Ipv4Addr};
 use core::time::Duration;
@@ -13,12 +14,12 @@ use synack_sim::transfer::{Transfer, TransferSpec};
 use synack_sim::{LinkConfig, Network};
 
 /// One transfer of 1 MB each way; returns the simulated time it took and its retransmissions.
-fn run(link: LinkConfig, cfg: &Config, seed: u64) -> (Duration, u64) {
+fn run(link: LinkConfig, cfg: &Config, seed: u64, bytes: u64) -> (Duration, u64) {
     let mut net = Network::new(seed);
     let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), cfg.clone());
     let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), cfg.clone());
     net.set_default_link(link);
-    let spec = TransferSpec { client_bytes: 1 << 20, server_bytes: 1 << 20, seed, ..TransferSpec::default() };
+    let spec = TransferSpec { client_bytes: bytes, server_bytes: bytes, seed, ..TransferSpec::default() };
     let t = Transfer::start(&mut net, a, b, &spec).expect("start");
     let limit = net.now() + Duration::from_secs(3600);
     let out = t.run(&mut net, limit);
@@ -28,13 +29,16 @@ fn run(link: LinkConfig, cfg: &Config, seed: u64) -> (Duration, u64) {
 }
 
 fn main() {
-    let seeds: u64 = std::env::var("SYNACK_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let seeds = env("SYNACK_SIM_SEEDS", 300);
+    let mb = env("SYNACK_SIM_MB", 1);
     let base = LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() };
     let profiles = [
         ("loss 1%", LinkConfig { loss: 0.01, ..base }),
         ("loss 3%", LinkConfig { loss: 0.03, ..base }),
         ("loss 10%", LinkConfig { loss: 0.10, ..base }),
         ("reorder 5%", LinkConfig { reorder: 0.05, jitter: Duration::from_millis(2), ..base }),
+        ("loss 1% + reorder 1%", LinkConfig { loss: 0.01, reorder: 0.01, ..base }),
         (
             "loss 2% + reorder 3% + dup 2%",
             LinkConfig { loss: 0.02, reorder: 0.03, duplicate: 0.02, jitter: Duration::from_millis(3), ..base },
@@ -45,7 +49,7 @@ fn main() {
         ("SACK + NewReno", Config::default()),
         ("NewReno, no SACK", Config { sack: false, ..Config::default() }),
     ];
-    println!("{seeds} seeds per profile, 1 MB each way, 20 ms RTT: total simulated time (retransmissions),");
+    println!("{seeds} seeds per profile, {mb} MB each way, 20 ms RTT: total simulated time (retransmissions),");
     println!("and the speed-up over NewReno without SACK");
     print!("{:<32}", "profile");
     for (name, _) in &variants {
@@ -57,7 +61,7 @@ fn main() {
             .iter()
             .map(|(_, cfg)| {
                 (0..seeds)
-                    .map(|seed| run(link, cfg, seed))
+                    .map(|seed| run(link, cfg, seed, mb << 20))
                     .fold((Duration::ZERO, 0), |(d, r), (d2, r2)| (d + d2, r + r2))
             })
             .collect();

@@ -57,6 +57,17 @@ impl Scoreboard {
         u32::from(self.dup_thresh)
     }
 
+    /// A retransmission timeout: forget the SACK information (RFC 2018 §8).
+    /// If what was SACKed would have shown a loss with the initial DupThresh,
+    /// the raised one hid it: go back to the initial value (as Linux does).
+    pub fn on_timeout(&mut self, mss: u32) {
+        let (bytes, ranges) = self.above(0);
+        if u32::from(DUP_THRESH) <= ranges || bytes > (u32::from(DUP_THRESH) - 1) * mss {
+            self.dup_thresh = self.dup_thresh.min(DUP_THRESH);
+        }
+        self.clear();
+    }
+
     /// The path reorders more than DupThresh allows for: double it (up to a bound).
     pub fn raise_dup_thresh(&mut self) {
         self.dup_thresh = self.dup_thresh.saturating_mul(2).min(MAX_DUP_THRESH);
@@ -231,6 +242,19 @@ mod tests {
             b.raise_dup_thresh();
         }
         assert_eq!(b.dup_thresh(), 32);
+    }
+
+    #[test]
+    fn a_timeout_with_enough_sacked_resets_dup_thresh() {
+        let mut b = board(0, 20_000, &[(1000, 2000)]);
+        b.raise_dup_thresh();
+        b.on_timeout(MSS);
+        assert_eq!(b.dup_thresh(), 6, "one SACKed segment: the timeout says nothing of reordering");
+        let mut b = board(0, 20_000, &[(1000, 5000)]);
+        b.raise_dup_thresh();
+        b.on_timeout(MSS);
+        assert_eq!(b.dup_thresh(), 3, "four SACKed segments hid a loss");
+        assert!(b.is_empty());
     }
 
     #[test]

@@ -115,14 +115,20 @@ impl Connection {
             self.rtt.reset_backoff();
             let spurious = self.in_recovery && self.retransmission_was_spurious(seg);
             if self.in_recovery {
-                if ack >= self.recover {
+                if spurious {
+                    // RFC 4015: resume with new data. Holes that are really
+                    // lost start a new recovery (with the raised DupThresh).
+                    self.in_recovery = false;
+                    self.sack_recovery = false;
+                    self.dupacks = 0;
+                    self.recover = self.snd_una;
+                    self.high_rxt = self.snd_una;
+                } else if ack >= self.recover {
                     // RFC 6582 §3.2 step 6, RFC 6675 §5: full acknowledgment ends recovery.
                     self.in_recovery = false;
                     self.sack_recovery = false;
                     self.dupacks = 0;
-                    if !spurious {
-                        self.cc.on_recovery_end(self.flight(), mss);
-                    }
+                    self.cc.on_recovery_end(self.flight(), mss);
                 } else if self.sack_recovery {
                     // RFC 6675 §5 (C): the scoreboard and pipe decide what goes next.
                     if self.high_rxt < self.snd_una {
@@ -208,7 +214,7 @@ impl Connection {
     /// Eifel detection (RFC 3522) on the first ACK of new data in recovery:
     /// an echo older than the retransmission means the original arrived and
     /// the loss was not real (reordering). The response (RFC 4015) restores
-    /// cwnd and ssthresh, and DupThresh grows; recovery goes on for lost holes.
+    /// cwnd and ssthresh, DupThresh grows, and the recovery ends.
     fn retransmission_was_spurious(&mut self, seg: &Segment<'_>) -> bool {
         let Some(undo) = self.undo.take() else { return false };
         let Some((_, ecr)) = seg.options.timestamps else { return false };

@@ -129,7 +129,7 @@ impl Connection {
                     self.in_recovery = false;
                     self.sack_recovery = false;
                     // RFC 2018 §8: after a timeout, SACK information is not relied on.
-                    self.scoreboard.clear();
+                    self.scoreboard.on_timeout(mss);
                     self.undo = None;
                     self.dupacks = 0;
                     self.force_probe = self.snd_wnd == 0;
