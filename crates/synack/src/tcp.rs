@@ -242,13 +242,14 @@ impl TcpStream {
                     inner.conns.entry(h).or_default().write = Some(cx.waker().clone());
                     Poll::Pending
                 }
-                Ok(State::Closed) => {
-                    let e = match inner.ep.close_reason(h) {
-                        Ok(Some(synack_core::CloseReason::Error(e))) => e,
-                        _ => Error::ConnectionAborted,
-                    };
-                    Poll::Ready(Err(io_error(e)))
-                }
+                Ok(State::Closed) => match inner.ep.close_reason(h) {
+                    // Only an established connection is reset (a RST to our
+                    // SYN is a refusal): like a kernel socket's connect, this
+                    // succeeds, and reading reports the reset.
+                    Ok(Some(synack_core::CloseReason::Error(Error::ConnectionReset))) => Poll::Ready(Ok(())),
+                    Ok(Some(synack_core::CloseReason::Error(e))) => Poll::Ready(Err(io_error(e))),
+                    _ => Poll::Ready(Err(io_error(Error::ConnectionAborted))),
+                },
                 Ok(_) => Poll::Ready(Ok(())),
                 Err(e) => Poll::Ready(Err(io_error(e))),
             }

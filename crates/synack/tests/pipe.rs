@@ -309,3 +309,46 @@ async fn write_timeout_fires_when_the_peer_does_not_read() {
     let e = st.write_all(&vec![0u8; 64 << 20]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TimedOut);
 }
+
+/// A raw TCP segment from 10.0.0.2:80 to `to`, as a peer that is not a stack would send it.
+fn raw_segment(to: SocketAddr, seq: u32, ack: u32, flags: synack_wire::TcpFlags) -> Vec<u8> {
+    let (src, dst): (std::net::IpAddr, std::net::IpAddr) = ("10.0.0.2".parse().unwrap(), to.ip());
+    let tcp = synack_wire::TcpRepr {
+        src_port: 80,
+        dst_port: to.port(),
+        seq,
+        ack,
+        flags,
+        window: 65535,
+        urgent: 0,
+        options: synack_wire::TcpOptions::default(),
+    };
+    let mut buf = vec![0u8; 1500];
+    let n = tcp.emit(&mut buf[20..], &[], src, dst).unwrap();
+    let ip = synack_wire::IpRepr { src, dst, protocol: synack_wire::PROTO_TCP, payload_len: n, hop_limit: 64 };
+    ip.emit(&mut buf).unwrap();
+    buf.truncate(20 + n);
+    buf
+}
+
+#[tokio::test]
+async fn connect_succeeds_when_the_reset_comes_right_after_the_handshake() {
+    use synack::Device;
+    let (a, mut peer) = pipe(1500);
+    let c = Stack::new(a, StackConfig::new(vec!["10.0.0.1".parse().unwrap()]));
+    let stack = c.clone();
+    let connecting = tokio::spawn(async move { TcpStream::connect(&stack, addr("10.0.0.2:80")).await });
+    let mut syn = vec![0u8; 1500];
+    let n = std::future::poll_fn(|cx| peer.poll_recv(cx, &mut syn)).await.unwrap();
+    let ip = synack_wire::IpPacket::parse(&syn[..n]).unwrap();
+    let tcp = synack_wire::TcpPacket::parse(ip.payload()).unwrap();
+    let from = SocketAddr::new(ip.src(), tcp.src_port());
+    // The SYN-ACK and a RST arrive together, before connect looks again.
+    let synack = raw_segment(from, 5000, tcp.seq() + 1, synack_wire::TcpFlags::SYN | synack_wire::TcpFlags::ACK);
+    let rst = raw_segment(from, 5001, 0, synack_wire::TcpFlags::RST);
+    std::future::poll_fn(|cx| peer.poll_send(cx, &synack)).await.unwrap();
+    std::future::poll_fn(|cx| peer.poll_send(cx, &rst)).await.unwrap();
+    let mut s = connecting.await.unwrap().expect("connected, as a kernel socket would be");
+    let e = s.read(&mut [0u8; 8]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+}
