@@ -246,6 +246,8 @@ pub struct Connection {
     recover: SeqNum,
     /// HighRxt of RFC 6675: the highest sequence number retransmitted in this recovery.
     high_rxt: SeqNum,
+    /// RescueRxt of RFC 6675: where the one rescue retransmission of a recovery went.
+    rescue_rxt: SeqNum,
     /// What the peer SACKed above SND.UNA.
     scoreboard: scoreboard::Scoreboard,
     /// How to undo the current recovery's reduction if it proves spurious.
@@ -333,6 +335,7 @@ impl Connection {
             sack_recovery: false,
             recover: iss,
             high_rxt: iss,
+            rescue_rxt: iss,
             scoreboard: scoreboard::Scoreboard::default(),
             undo: None,
             retransmit_head: false,

@@ -151,19 +151,36 @@ impl Scoreboard {
     /// is not SACKed and is deemed lost, with the length (at most `mss`) up
     /// to the next SACKed range.
     pub fn next_lost(&self, from: SeqNum, mss: u32) -> Option<(SeqNum, u32)> {
+        self.next_hole(from, mss, true)
+    }
+
+    /// The first unSACKed byte at or after `from` below the highest SACKed
+    /// one (deemed lost, if `lost_only`), with the length (at most `mss`)
+    /// up to the next SACKed range. NextSeg rule 3 takes any such hole.
+    pub fn next_hole(&self, from: SeqNum, mss: u32, lost_only: bool) -> Option<(SeqNum, u32)> {
         let from = if (from.since(self.base) as i32) < 0 { 0 } else { from.since(self.base) };
         let mut cursor = 0;
         for &(s, e) in self.ranges() {
             let start = cursor.max(from);
             if start < s {
                 let at = self.base + start;
-                if self.is_lost(at, mss) {
+                if !lost_only || self.is_lost(at, mss) {
                     return Some((at, (s - start).min(mss)));
                 }
             }
             cursor = e;
         }
         None
+    }
+
+    /// Just past the highest byte below `snd_max` that is not SACKed (where
+    /// a rescue retransmission must end).
+    pub fn unsacked_end(&self, snd_max: SeqNum) -> SeqNum {
+        let end = snd_max.since(self.base);
+        match self.ranges().last() {
+            Some(&(s, e)) if e >= end => self.base + s,
+            _ => snd_max,
+        }
     }
 
     /// RFC 6675 §4, SetPipe: bytes in flight between SND.UNA and SND.MAX
@@ -264,6 +281,12 @@ mod tests {
         assert_eq!(b.next_lost(SeqNum(500), MSS), Some((SeqNum(500), 500)));
         assert_eq!(b.next_lost(SeqNum(1000), MSS), Some((SeqNum(2000), 1000)));
         assert_eq!(b.next_lost(SeqNum(3000), MSS), None, "nothing above the highest SACK is lost");
+        let b = board(0, 10_000, &[(1000, 2000), (3000, 4000)]);
+        assert_eq!(b.next_lost(SeqNum(0), MSS), None, "two segments above: not lost yet");
+        assert_eq!(b.next_hole(SeqNum(0), MSS, false), Some((SeqNum(0), 1000)), "rule 3 takes it");
+        assert_eq!(b.next_hole(SeqNum(1000), MSS, false), Some((SeqNum(2000), 1000)));
+        assert_eq!(b.unsacked_end(SeqNum(10_000)), SeqNum(10_000));
+        assert_eq!(b.unsacked_end(SeqNum(4000)), SeqNum(3000), "the tail is SACKed");
     }
 
     #[test]

@@ -205,6 +205,7 @@ impl Connection {
         if self.sack_ok && !self.scoreboard.is_empty() {
             self.sack_recovery = true;
             self.high_rxt = self.snd_una;
+            self.rescue_rxt = self.snd_una;
             self.cc.on_sack_recovery(self.flight(), mss);
         } else {
             self.cc.on_fast_retransmit(self.flight(), mss);
@@ -238,6 +239,30 @@ impl Connection {
         let (n, end) = self.send_range(now, cfg, buf, seq, len as usize)?;
         self.high_rxt = end;
         Some(n)
+    }
+
+    /// RFC 6675 §4, NextSeg rules 3 and 4, when neither a lost hole nor new
+    /// data can go: a hole below the highest SACK not yet deemed lost; else,
+    /// once per recovery and after a partial ACK, the last outstanding
+    /// segment (a rescue that spares a tail loss its timeout).
+    fn send_rescue(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+        let mss = u32::from(self.snd_mss);
+        if self.cc.cwnd() < self.scoreboard.pipe(self.snd_max, self.high_rxt, mss) + mss {
+            return None;
+        }
+        if let Some((seq, len)) = self.scoreboard.next_hole(self.high_rxt.max(self.snd_una), mss, false) {
+            let (n, end) = self.send_range(now, cfg, buf, seq, len as usize)?;
+            self.high_rxt = end;
+            return Some(n);
+        }
+        let end = self.scoreboard.unsacked_end(self.snd_max);
+        if self.rescue_rxt < self.recover && self.snd_una > self.rescue_rxt && end > self.high_rxt {
+            self.rescue_rxt = self.recover;
+            let seq = (end - mss).max(self.snd_una).max(self.high_rxt);
+            let len = end.since(seq) as usize;
+            return self.send_range(now, cfg, buf, seq, len).map(|(n, _)| n);
+        }
+        None
     }
 
     /// Room for new data: the windows less what is in flight; in SACK
@@ -313,7 +338,9 @@ impl Connection {
                     let seq = self.snd_una;
                     if let Some((n, end)) = self.send_range(now, cfg, buf, seq, usize::from(self.snd_mss)) {
                         if self.sack_recovery && end > self.high_rxt {
+                            // RFC 6675 §5 (4.3): HighRxt and RescueRxt cover the first retransmission.
                             self.high_rxt = end;
+                            self.rescue_rxt = end;
                         }
                         return Some(n);
                     }
@@ -325,6 +352,11 @@ impl Connection {
                 }
                 if let Some(n) = self.send_new_data(now, cfg, buf) {
                     return Some(n);
+                }
+                if self.sack_recovery {
+                    if let Some(n) = self.send_rescue(now, cfg, buf) {
+                        return Some(n);
+                    }
                 }
             }
         }
