@@ -256,12 +256,15 @@ try:\n    while True:\n        s.sendall(b'x' * 65536)\nexcept ConnectionResetEr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_kernel_connections_each_move_one_mb() {
     let Some((env, stack)) = setup() else { return };
-    echo_server(&stack).await;
-    let out =
-        tokio::task::spawn_blocking(move || env.python(&concurrent_echo_client(200, MB), Duration::from_secs(120)))
-            .await
-            .unwrap();
-    assert_eq!(out.trim(), "open 200\n200 ok");
+    kernel_clients_echo(env, &stack, 200, MB, Duration::from_secs(120)).await;
+}
+
+/// Serves echo on `stack`, and has `n` concurrent kernel connections each
+/// echo `size` bytes through it, all open at once; asserts every one intact.
+async fn kernel_clients_echo(env: NetEnv, stack: &synack::Stack, n: usize, size: usize, limit: Duration) {
+    echo_server(stack).await;
+    let out = tokio::task::spawn_blocking(move || env.python(&concurrent_echo_client(n, size), limit)).await.unwrap();
+    assert_eq!(out.trim(), format!("open {n}\n{n} ok"));
 }
 
 /// A Python asyncio client: `n` concurrent connections, each echoing `size` bytes.
@@ -311,13 +314,7 @@ asyncio.run(main())
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_kernel_connections_held_open_at_once() {
     let Some((env, stack)) = setup() else { return };
-    echo_server(&stack).await;
-    let out = tokio::task::spawn_blocking(move || {
-        env.python(&concurrent_echo_client(5000, 64 * 1024), Duration::from_secs(300))
-    })
-    .await
-    .unwrap();
-    assert_eq!(out.trim(), "open 5000\n5000 ok");
+    kernel_clients_echo(env, &stack, 5000, 64 * 1024, Duration::from_secs(300)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,13 +326,7 @@ async fn kernel_clients_connect_through_syn_cookies() {
     let mut cfg = StackConfig::new(vec![SYNACK_IP.parse().unwrap()]);
     cfg.tcp.syn_cookies = SynCookies::Always;
     let stack = synack::Stack::new(dev, cfg);
-    echo_server(&stack).await;
-    let out = tokio::task::spawn_blocking(move || {
-        env.python(&concurrent_echo_client(100, 256 * 1024), Duration::from_secs(120))
-    })
-    .await
-    .unwrap();
-    assert_eq!(out.trim(), "open 100\n100 ok");
+    kernel_clients_echo(env, &stack, 100, 256 * 1024, Duration::from_secs(120)).await;
     let stats = stack.stats();
     assert_eq!(stats.syn_cookies_accepted, 100, "{stats:?}");
 }
@@ -350,13 +341,7 @@ async fn a_cubic_stack_echoes_through_loss_with_the_kernel() {
     let mut cfg = StackConfig::new(vec![SYNACK_IP.parse().unwrap()]);
     cfg.tcp.congestion_control = CongestionControl::Cubic;
     let stack = synack::Stack::new(FaultyDevice::new(dev, faults, faults, 7), cfg);
-    echo_server(&stack).await;
-    let out = tokio::task::spawn_blocking(move || {
-        env.python(&concurrent_echo_client(4, 4 * 1024 * 1024), Duration::from_secs(180))
-    })
-    .await
-    .unwrap();
-    assert_eq!(out.trim(), "open 4\n4 ok");
+    kernel_clients_echo(env, &stack, 4, 4 * 1024 * 1024, Duration::from_secs(180)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
