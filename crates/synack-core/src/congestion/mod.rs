@@ -55,54 +55,50 @@ impl Congestion {
             CongestionControl::Cubic => Self::Cubic(Cubic::new(initial)),
         }
     }
+}
 
-    fn inner(&mut self) -> &mut dyn CongestionController {
-        match self {
-            Self::NewReno(c) => c,
-            Self::Cubic(c) => c,
+/// Calls the same method on whichever controller is in use.
+macro_rules! each {
+    ($self:expr, $c:ident => $call:expr) => {
+        match $self {
+            Congestion::NewReno($c) => $call,
+            Congestion::Cubic($c) => $call,
         }
-    }
-
-    fn inner_ref(&self) -> &dyn CongestionController {
-        match self {
-            Self::NewReno(c) => c,
-            Self::Cubic(c) => c,
-        }
-    }
+    };
 }
 
 impl CongestionController for Congestion {
     fn cwnd(&self) -> u32 {
-        self.inner_ref().cwnd()
+        each!(self, c => c.cwnd())
     }
     fn ssthresh(&self) -> u32 {
-        self.inner_ref().ssthresh()
+        each!(self, c => c.ssthresh())
     }
     fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>) {
-        self.inner().on_ack(acked, mss, now, srtt)
+        each!(self, c => c.on_ack(acked, mss, now, srtt))
     }
     fn on_fast_retransmit(&mut self, flight: u32, mss: u32) {
-        self.inner().on_fast_retransmit(flight, mss)
+        each!(self, c => c.on_fast_retransmit(flight, mss))
     }
     fn on_sack_recovery(&mut self, flight: u32, mss: u32) {
-        self.inner().on_sack_recovery(flight, mss)
+        each!(self, c => c.on_sack_recovery(flight, mss))
     }
     fn on_dup_ack_in_recovery(&mut self, mss: u32) {
-        self.inner().on_dup_ack_in_recovery(mss)
+        each!(self, c => c.on_dup_ack_in_recovery(mss))
     }
     fn on_partial_ack(&mut self, acked: u32, mss: u32) {
-        self.inner().on_partial_ack(acked, mss)
+        each!(self, c => c.on_partial_ack(acked, mss))
     }
     fn on_recovery_end(&mut self, flight: u32, mss: u32) {
-        self.inner().on_recovery_end(flight, mss)
+        each!(self, c => c.on_recovery_end(flight, mss))
     }
     fn on_spurious_recovery(&mut self, cwnd: u32, ssthresh: u32) {
-        self.inner().on_spurious_recovery(cwnd, ssthresh)
+        each!(self, c => c.on_spurious_recovery(cwnd, ssthresh))
     }
     fn on_rto(&mut self, flight: u32, mss: u32) {
-        self.inner().on_rto(flight, mss)
+        each!(self, c => c.on_rto(flight, mss))
     }
     fn on_idle_restart(&mut self, restart_window: u32) {
-        self.inner().on_idle_restart(restart_window)
+        each!(self, c => c.on_idle_restart(restart_window))
     }
 }
