@@ -56,11 +56,7 @@ pub struct NetArgs {
 }
 
 fn parse_congestion(s: &str) -> Result<CongestionControl, String> {
-    match s {
-        "newreno" | "reno" => Ok(CongestionControl::NewReno),
-        "cubic" => Ok(CongestionControl::Cubic),
-        other => Err(format!("'{other}' is not newreno or cubic")),
-    }
+    CongestionControl::from_name(s).ok_or_else(|| format!("'{s}' is not newreno or cubic"))
 }
 
 fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {

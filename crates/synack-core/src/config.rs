@@ -14,6 +14,18 @@ pub enum CongestionControl {
     Cubic,
 }
 
+impl CongestionControl {
+    /// The algorithm Linux names `name` (`tcp_congestion_control`,
+    /// TCP_CONGESTION): `reno` (or `newreno`) and `cubic`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim() {
+            "reno" | "newreno" => Some(Self::NewReno),
+            "cubic" => Some(Self::Cubic),
+            _ => None,
+        }
+    }
+}
+
 /// When a listener answers SYNs with SYN cookies (RFC 4987 §3.6), as Linux's
 /// `net.ipv4.tcp_syncookies` 0, 1, 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,6 +37,18 @@ pub enum SynCookies {
     WhenQueueFull,
     /// For every SYN: no state is kept for half-open connections.
     Always,
+}
+
+impl SynCookies {
+    /// Whether cookies are in use for a listener whose SYN queue is full
+    /// (or, for a returning ACK, was lately), as `under_pressure` says.
+    pub fn in_use(self, under_pressure: bool) -> bool {
+        match self {
+            Self::Off => false,
+            Self::WhenQueueFull => under_pressure,
+            Self::Always => true,
+        }
+    }
 }
 
 /// Configuration of an [`crate::Endpoint`] and of every connection it makes.

@@ -123,11 +123,8 @@ pub fn apply_config(c: &mut Config, key: &str, v: &str) -> Applied {
             "hop_limit" => c.hop_limit = num(key, v)?,
             "challenge_ack_limit" => c.challenge_ack_limit = num(key, v)?,
             "congestion_control" => {
-                c.congestion_control = match v.trim() {
-                    "newreno" => CongestionControl::NewReno,
-                    "cubic" => CongestionControl::Cubic,
-                    other => return Err(Applied::Invalid(format!("congestion_control: '{other}' (newreno, cubic)"))),
-                }
+                c.congestion_control = CongestionControl::from_name(v)
+                    .ok_or_else(|| Applied::Invalid(format!("congestion_control: '{}' (newreno, cubic)", v.trim())))?
             }
             "syn_cookies" => {
                 c.syn_cookies = match v.trim() {
@@ -172,15 +169,9 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
             "tcp_keepalive_probes" => c.keepalive_count = num(key, v)?,
             "tcp_challenge_ack_limit" => c.challenge_ack_limit = num(key, v)?,
             "tcp_congestion_control" => {
-                c.congestion_control = match v.trim() {
-                    "reno" | "newreno" => CongestionControl::NewReno,
-                    "cubic" => CongestionControl::Cubic,
-                    other => {
-                        return Err(Applied::Unsupported(format!(
-                            "congestion control '{other}': synack has reno and cubic"
-                        )))
-                    }
-                }
+                c.congestion_control = CongestionControl::from_name(v).ok_or_else(|| {
+                    Applied::Unsupported(format!("congestion control '{}': synack has reno and cubic", v.trim()))
+                })?
             }
             "tcp_slow_start_after_idle" => {
                 if !boolean(key, v)? {

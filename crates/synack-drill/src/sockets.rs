@@ -500,15 +500,12 @@ impl Engine {
                 }
             }
             "TCP_CONGESTION" => {
-                let cc = match &value {
-                    Arg::Str(name) if name == "reno" || name == "newreno" => CongestionControl::NewReno,
-                    Arg::Str(name) if name == "cubic" => CongestionControl::Cubic,
-                    Arg::Str(other) => {
-                        let why = format!("setsockopt TCP_CONGESTION \"{other}\": synack has reno and cubic");
-                        return Err(Attempt::Unsupported(why));
-                    }
-                    _ => return Err(Attempt::Unsupported("setsockopt TCP_CONGESTION: value not understood".into())),
+                let Arg::Str(name) = &value else {
+                    return Err(Attempt::Unsupported("setsockopt TCP_CONGESTION: value not understood".into()));
                 };
+                let cc = CongestionControl::from_name(name).ok_or_else(|| {
+                    Attempt::Unsupported(format!("setsockopt TCP_CONGESTION \"{name}\": synack has reno and cubic"))
+                })?;
                 if conn.is_some() {
                     return Err(Attempt::Unsupported("setsockopt TCP_CONGESTION on a connected socket".into()));
                 }

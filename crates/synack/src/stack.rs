@@ -366,7 +366,6 @@ impl Stack {
     }
 }
 
-/// Datagrams handled per wake-up before output is flushed.
 /// Datagrams read from the device per wake-up; they go to the endpoint
 /// together, under one acquisition of the lock.
 const BATCH: usize = 64;

@@ -24,6 +24,27 @@ fn pattern(n: usize) -> Vec<u8> {
 
 const PY_PATTERN: &str = "def pattern(n):\n    return bytes(((i * 7 + i // 251) % 256) for i in range(n))\n";
 
+/// Python for a kernel client of synack's echo service on `host`: sends
+/// `size` bytes of the pattern while it reads the echo, then prints the
+/// byte count and SHA-256 of what came back (see `echoed`).
+fn python_echo_client(host: &str, size: usize) -> String {
+    format!(
+        "{PY_PATTERN}import socket, hashlib, threading\n\
+data = pattern({size})\n\
+s = socket.create_connection(('{host}', 7), timeout=30); s.settimeout(None)\n\
+def send():\n    s.sendall(data); s.shutdown(socket.SHUT_WR)\n\
+t = threading.Thread(target=send); t.start()\n\
+h = hashlib.sha256(); total = 0\n\
+while True:\n    b = s.recv(1 << 20)\n    if not b: break\n    h.update(b); total += len(b)\n\
+t.join(); print(total, h.hexdigest())\n"
+    )
+}
+
+/// What `python_echo_client` prints when every byte came back intact.
+fn echoed(size: usize) -> String {
+    format!("{size} {}", sha(&pattern(size)))
+}
+
 fn sha(b: &[u8]) -> String {
     Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -69,19 +90,9 @@ async fn kernel_pings_the_stack() {
 async fn kernel_client_echoes_100_mb_through_synack() {
     let Some((env, stack)) = setup() else { return };
     echo_server(&stack).await;
-    let code = format!(
-        "{PY_PATTERN}import socket, hashlib, threading\n\
-data = pattern({n})\n\
-s = socket.create_connection(('{SYNACK_IP}', 7), timeout=60)\n\
-def send():\n    s.sendall(data); s.shutdown(socket.SHUT_WR)\n\
-t = threading.Thread(target=send); t.start()\n\
-h = hashlib.sha256(); total = 0\n\
-while True:\n    b = s.recv(1 << 20)\n    if not b: break\n    h.update(b); total += len(b)\n\
-t.join(); print(total, h.hexdigest())\n",
-        n = 100 * MB
-    );
+    let code = python_echo_client(SYNACK_IP, 100 * MB);
     let out = tokio::task::spawn_blocking(move || env.python(&code, Duration::from_secs(120))).await.unwrap();
-    assert_eq!(out.trim(), format!("{} {}", 100 * MB, sha(&pattern(100 * MB))));
+    assert_eq!(out.trim(), echoed(100 * MB));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,18 +377,9 @@ async fn transfers_complete_with_loss_reordering_and_delay() {
         println!("nft unavailable ({}); loss from the device layer only", String::from_utf8_lossy(&nft.stderr).trim());
     }
     let size = 100 * MB;
-    let code = format!(
-        "{PY_PATTERN}import socket, hashlib, threading\n\
-data = pattern({size})\n\
-s = socket.create_connection(('{SYNACK_IP}', 7), timeout=30); s.settimeout(None)\n\
-def send():\n    s.sendall(data); s.shutdown(socket.SHUT_WR)\n\
-t = threading.Thread(target=send); t.start()\n\
-h = hashlib.sha256(); total = 0\n\
-while True:\n    b = s.recv(1 << 20)\n    if not b: break\n    h.update(b); total += len(b)\n\
-t.join(); print(total, h.hexdigest())\n"
-    );
+    let code = python_echo_client(SYNACK_IP, size);
     let out = tokio::task::spawn_blocking(move || env.python(&code, Duration::from_secs(1200))).await.unwrap();
-    assert_eq!(out.trim(), format!("{size} {}", sha(&pattern(size))));
+    assert_eq!(out.trim(), echoed(size));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,17 +423,7 @@ async fn ipv6_with_the_kernel_ping_and_echo() {
         tokio::io::copy(&mut r, &mut w).await.unwrap();
         w.shutdown().await.unwrap();
     });
-    let code = format!(
-        "{PY_PATTERN}import socket, hashlib, threading\n\
-data = pattern({n})\n\
-s = socket.create_connection(('{v6}', 7), timeout=60)\n\
-def send():\n    s.sendall(data); s.shutdown(socket.SHUT_WR)\n\
-t = threading.Thread(target=send); t.start()\n\
-h = hashlib.sha256(); total = 0\n\
-while True:\n    b = s.recv(1 << 20)\n    if not b: break\n    h.update(b); total += len(b)\n\
-t.join(); print(total, h.hexdigest())\n",
-        n = 10 * MB
-    );
+    let code = python_echo_client(v6, 10 * MB);
     let (ping, out) = tokio::task::spawn_blocking(move || {
         let ping = env.exec(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", v6]);
         (ping, env.python(&code, Duration::from_secs(60)))
@@ -439,5 +431,5 @@ t.join(); print(total, h.hexdigest())\n",
     .await
     .unwrap();
     assert!(ping.status.success(), "{}", String::from_utf8_lossy(&ping.stdout));
-    assert_eq!(out.trim(), format!("{} {}", 10 * MB, sha(&pattern(10 * MB))));
+    assert_eq!(out.trim(), echoed(10 * MB));
 }

@@ -106,6 +106,16 @@ impl Connection {
         c
     }
 
+    /// RFC 9293 §3.7.1 (MUST-15): the peer's MSS when its SYN has no MSS
+    /// option, 536 (IPv4) or 1220 (IPv6).
+    pub(crate) fn default_peer_mss(ipv6: bool) -> u16 {
+        if ipv6 {
+            1220
+        } else {
+            536
+        }
+    }
+
     /// Records the peer's SYN: IRS, RCV.NXT, the send window, and the options.
     fn accept_syn(&mut self, now: Instant, cfg: &Config, syn: &Segment<'_>) {
         self.irs = syn.seq;
@@ -123,9 +133,7 @@ impl Connection {
     /// Applies the options of the peer's SYN to what we offered.
     fn negotiate(&mut self, now: Instant, cfg: &Config, peer: &TcpOptions) {
         let our_mss = cfg.advertised_mss(self.tuple.local.is_ipv6());
-        // RFC 9293 §3.7.1 (MUST-15): without the option, assume 536 (IPv4) or 1220 (IPv6).
-        let default_mss = if self.tuple.local.is_ipv6() { 1220 } else { 536 };
-        let peer_mss = peer.mss.unwrap_or(default_mss).max(64);
+        let peer_mss = peer.mss.unwrap_or_else(|| Self::default_peer_mss(self.tuple.local.is_ipv6())).max(64);
         self.wscale_ok = cfg.window_scaling && peer.window_scale.is_some();
         match (cfg.window_scaling, peer.window_scale) {
             (true, Some(shift)) => {

@@ -355,7 +355,13 @@ impl Connection {
 
     /// The timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4).
     pub(super) fn ts_now(&self, now: Instant) -> u32 {
-        now.millis_u32().wrapping_add(self.ts_offset)
+        Self::ts_clock(now, self.ts_offset)
+    }
+
+    /// The TSval clock (one tick per millisecond) of a connection whose
+    /// offset is `ts_offset` (RFC 7323 §5.4), also for the endpoint's cookies.
+    pub(crate) fn ts_clock(now: Instant, ts_offset: u32) -> u32 {
+        now.millis_u32().wrapping_add(ts_offset)
     }
 
     /// The user's SHUT_RD: further data is acknowledged and discarded.

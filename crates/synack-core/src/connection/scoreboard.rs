@@ -147,16 +147,10 @@ impl Scoreboard {
         ranges >= thresh || bytes > (thresh - 1) * mss
     }
 
-    /// RFC 6675 §4, NextSeg rule 1: the first byte at or after `from` that
-    /// is not SACKed and is deemed lost, with the length (at most `mss`) up
-    /// to the next SACKed range.
-    pub fn next_lost(&self, from: SeqNum, mss: u32) -> Option<(SeqNum, u32)> {
-        self.next_hole(from, mss, true)
-    }
-
-    /// The first unSACKed byte at or after `from` below the highest SACKed
-    /// one (deemed lost, if `lost_only`), with the length (at most `mss`)
-    /// up to the next SACKed range. NextSeg rule 3 takes any such hole.
+    /// RFC 6675 §4, NextSeg rules 1 and 3: the first unSACKed byte at or
+    /// after `from` below the highest SACKed one (and deemed lost, for rule
+    /// 1: `lost_only`), with the length (at most `mss`) up to the next
+    /// SACKed range.
     pub fn next_hole(&self, from: SeqNum, mss: u32, lost_only: bool) -> Option<(SeqNum, u32)> {
         let from = if (from.since(self.base) as i32) < 0 { 0 } else { from.since(self.base) };
         let mut cursor = 0;
@@ -275,14 +269,14 @@ mod tests {
     }
 
     #[test]
-    fn next_lost_walks_the_holes_below_the_highest_sack() {
+    fn next_hole_walks_the_holes_below_the_highest_sack() {
         let b = board(0, 10_000, &[(1000, 2000), (3000, 6000)]);
-        assert_eq!(b.next_lost(SeqNum(0), MSS), Some((SeqNum(0), 1000)));
-        assert_eq!(b.next_lost(SeqNum(500), MSS), Some((SeqNum(500), 500)));
-        assert_eq!(b.next_lost(SeqNum(1000), MSS), Some((SeqNum(2000), 1000)));
-        assert_eq!(b.next_lost(SeqNum(3000), MSS), None, "nothing above the highest SACK is lost");
+        assert_eq!(b.next_hole(SeqNum(0), MSS, true), Some((SeqNum(0), 1000)));
+        assert_eq!(b.next_hole(SeqNum(500), MSS, true), Some((SeqNum(500), 500)));
+        assert_eq!(b.next_hole(SeqNum(1000), MSS, true), Some((SeqNum(2000), 1000)));
+        assert_eq!(b.next_hole(SeqNum(3000), MSS, true), None, "nothing above the highest SACK is lost");
         let b = board(0, 10_000, &[(1000, 2000), (3000, 4000)]);
-        assert_eq!(b.next_lost(SeqNum(0), MSS), None, "two segments above: not lost yet");
+        assert_eq!(b.next_hole(SeqNum(0), MSS, true), None, "two segments above: not lost yet");
         assert_eq!(b.next_hole(SeqNum(0), MSS, false), Some((SeqNum(0), 1000)), "rule 3 takes it");
         assert_eq!(b.next_hole(SeqNum(1000), MSS, false), Some((SeqNum(2000), 1000)));
         assert_eq!(b.unsacked_end(SeqNum(10_000)), SeqNum(10_000));

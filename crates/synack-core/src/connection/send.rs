@@ -118,16 +118,11 @@ impl Connection {
                 if spurious {
                     // RFC 4015: resume with new data. Holes that are really
                     // lost start a new recovery (with the raised DupThresh).
-                    self.in_recovery = false;
-                    self.sack_recovery = false;
-                    self.dupacks = 0;
+                    self.leave_recovery();
                     self.recover = self.snd_una;
-                    self.high_rxt = self.snd_una;
                 } else if ack >= self.recover {
                     // RFC 6582 §3.2 step 6, RFC 6675 §5: full acknowledgment ends recovery.
-                    self.in_recovery = false;
-                    self.sack_recovery = false;
-                    self.dupacks = 0;
+                    self.leave_recovery();
                     self.cc.on_recovery_end(self.flight(), mss);
                 } else if self.sack_recovery {
                     // RFC 6675 §5 (C): the scoreboard and pipe decide what goes next.
@@ -188,9 +183,10 @@ impl Connection {
     /// Fast retransmit and loss recovery: SACK-based (RFC 6675 §5 (4)) when
     /// the peer has SACKed something, NewReno (RFC 6582 §3.2 step 2) otherwise.
     fn enter_recovery(&mut self, now: Instant, mss: u32) {
+        let sack = self.sack_ok && !self.scoreboard.is_empty();
         // RFC 3522 §2: remember what the reduction undoes, and the TSval of
         // the retransmission (nothing sent before it carries one as high).
-        self.undo = (self.ts_ok && self.sack_ok && !self.scoreboard.is_empty()).then(|| Undo {
+        self.undo = (self.ts_ok && sack).then(|| Undo {
             cwnd: self.cc.cwnd(),
             ssthresh: self.cc.ssthresh(),
             retransmit_ts: self.ts_now(now),
@@ -202,7 +198,7 @@ impl Connection {
         self.pending.retransmission = Some(false);
         // The first segment presumed lost goes out at once, whatever pipe says.
         self.retransmit_head = true;
-        if self.sack_ok && !self.scoreboard.is_empty() {
+        if sack {
             self.sack_recovery = true;
             self.high_rxt = self.snd_una;
             self.rescue_rxt = self.snd_una;
@@ -210,6 +206,13 @@ impl Connection {
         } else {
             self.cc.on_fast_retransmit(self.flight(), mss);
         }
+    }
+
+    /// Recovery is over (or undone): back to the open state.
+    fn leave_recovery(&mut self) {
+        self.in_recovery = false;
+        self.sack_recovery = false;
+        self.dupacks = 0;
     }
 
     /// Eifel detection (RFC 3522) on the first ACK of new data in recovery:
@@ -228,29 +231,28 @@ impl Connection {
         true
     }
 
-    /// RFC 6675 §5 (C), NextSeg rule 1: retransmits the next hole deemed
-    /// lost, if cwnd leaves room for a segment beyond `pipe`.
-    fn send_next_lost(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+    /// RFC 6675 §5 (C) and §4 NextSeg, in SACK recovery, while cwnd leaves
+    /// room for a segment beyond `pipe`: rule 1, the next hole deemed lost;
+    /// rule 2, new data; rule 3, a hole below the highest SACK not yet deemed
+    /// lost; rule 4, once per recovery and after a partial ACK, the last
+    /// outstanding segment (a rescue that spares a tail loss its timeout).
+    fn send_next_seg(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
         let mss = u32::from(self.snd_mss);
         if self.cc.cwnd() < self.scoreboard.pipe(self.snd_max, self.high_rxt, mss) + mss {
-            return None;
+            // No room: only what new data may send regardless (a FIN, a probe).
+            return self.send_new_data(now, cfg, buf);
         }
-        let (seq, len) = self.scoreboard.next_lost(self.high_rxt.max(self.snd_una), mss)?;
-        let (n, end) = self.send_range(now, cfg, buf, seq, len as usize)?;
-        self.high_rxt = end;
-        Some(n)
-    }
-
-    /// RFC 6675 §4, NextSeg rules 3 and 4, when neither a lost hole nor new
-    /// data can go: a hole below the highest SACK not yet deemed lost; else,
-    /// once per recovery and after a partial ACK, the last outstanding
-    /// segment (a rescue that spares a tail loss its timeout).
-    fn send_rescue(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
-        let mss = u32::from(self.snd_mss);
-        if self.cc.cwnd() < self.scoreboard.pipe(self.snd_max, self.high_rxt, mss) + mss {
-            return None;
-        }
-        if let Some((seq, len)) = self.scoreboard.next_hole(self.high_rxt.max(self.snd_una), mss, false) {
+        let from = self.high_rxt.max(self.snd_una);
+        let hole = match self.scoreboard.next_hole(from, mss, true) {
+            Some(lost) => Some(lost),
+            None => {
+                if let Some(n) = self.send_new_data(now, cfg, buf) {
+                    return Some(n);
+                }
+                self.scoreboard.next_hole(from, mss, false)
+            }
+        };
+        if let Some((seq, len)) = hole {
             let (n, end) = self.send_range(now, cfg, buf, seq, len as usize)?;
             self.high_rxt = end;
             return Some(n);
@@ -259,8 +261,7 @@ impl Connection {
         if self.rescue_rxt < self.recover && self.snd_una > self.rescue_rxt && end > self.high_rxt {
             self.rescue_rxt = self.recover;
             let seq = (end - mss).max(self.snd_una).max(self.high_rxt);
-            let len = end.since(seq) as usize;
-            return self.send_range(now, cfg, buf, seq, len).map(|(n, _)| n);
+            return self.send_range(now, cfg, buf, seq, end.since(seq) as usize).map(|(n, _)| n);
         }
         None
     }
@@ -345,18 +346,13 @@ impl Connection {
                         return Some(n);
                     }
                 }
-                if self.sack_recovery {
-                    if let Some(n) = self.send_next_lost(now, cfg, buf) {
-                        return Some(n);
-                    }
-                }
-                if let Some(n) = self.send_new_data(now, cfg, buf) {
-                    return Some(n);
-                }
-                if self.sack_recovery {
-                    if let Some(n) = self.send_rescue(now, cfg, buf) {
-                        return Some(n);
-                    }
+                let sent = if self.sack_recovery {
+                    self.send_next_seg(now, cfg, buf)
+                } else {
+                    self.send_new_data(now, cfg, buf)
+                };
+                if sent.is_some() {
+                    return sent;
                 }
             }
         }

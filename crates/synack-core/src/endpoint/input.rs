@@ -1,12 +1,12 @@
 //! Packets in: parse, verify, demultiplex to a connection or listener, and
 //! answer segments for no connection with RST (RFC 9293 §3.10.7.1 and §3.10.7.2).
 
-use super::{cookie, CookieSyn, Endpoint, StatelessReply, MAX_PENDING_REPLIES};
+use super::{cookie, CookieSyn, Endpoint, Reply, StatelessReply, MAX_PENDING_REPLIES};
 use crate::connection::{Connection, IcmpError, Segment};
 use crate::event::Direction;
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::{FourTuple, State, SynCookies};
+use crate::{FourTuple, State};
 use core::net::{IpAddr, SocketAddr};
 use synack_wire::{IcmpKind, IcmpMessage, IpPacket, QuotedTcp, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 
@@ -146,11 +146,7 @@ impl Endpoint {
         }
         let Some((_, Some(l))) = self.listeners.get_mut(li as usize) else { return };
         let queue_full = l.syn_queue + l.accept_queue.len() >= l.backlog;
-        let cookie = match self.cfg.syn_cookies {
-            SynCookies::Off => false,
-            SynCookies::WhenQueueFull => queue_full,
-            SynCookies::Always => true,
-        };
+        let cookie = self.cfg.syn_cookies.in_use(queue_full);
         // The accept queue full or the table full: nothing would take the
         // connection, cookie or not.
         if l.accept_queue.len() >= l.backlog || self.live >= self.cfg.max_connections || (queue_full && !cookie) {
@@ -175,10 +171,10 @@ impl Endpoint {
             self.stats.syns_dropped += 1;
             return;
         }
-        let default_mss = if tuple.local.is_ipv6() { 1220 } else { 536 };
-        let cookie = self.cookies.make(now, &tuple, seg.seq, seg.options.mss.unwrap_or(default_mss));
+        let peer_mss = seg.options.mss.unwrap_or_else(|| Connection::default_peer_mss(tuple.local.is_ipv6()));
+        let cookie = self.cookies.make(now, &tuple, seg.seq, peer_mss);
         let syn = CookieSyn { seq: seg.seq, window: seg.window, options: seg.options };
-        self.replies.push_back(StatelessReply::CookieSynAck { tuple, cookie, syn });
+        self.replies.push_back(StatelessReply { tuple, kind: Reply::CookieSynAck { cookie, syn } });
         self.stats.syn_cookies_sent += 1;
     }
 
@@ -188,12 +184,7 @@ impl Endpoint {
     fn cookie_ack(&mut self, now: Instant, tuple: FourTuple, seg: &Segment<'_>, li: u32) -> bool {
         let Some((_, Some(l))) = self.listeners.get_mut(li as usize) else { return false };
         let recent = l.cookie_sent_at.is_some_and(|t| now.saturating_since(t) < cookie::MAX_AGE);
-        let in_use = match self.cfg.syn_cookies {
-            SynCookies::Off => false,
-            SynCookies::WhenQueueFull => recent,
-            SynCookies::Always => true,
-        };
-        if !in_use {
+        if !self.cfg.syn_cookies.in_use(recent) {
             return false;
         }
         let Some(mss) = self.cookies.check(now, &tuple, seg.seq - 1, seg.ack - 1) else {
@@ -229,7 +220,7 @@ impl Endpoint {
     fn may_follow_a_cookie(&self, now: Instant, tuple: &FourTuple, seg: &Segment<'_>) -> bool {
         match seg.options.timestamps.filter(|_| self.cfg.timestamps) {
             Some((_, ecr)) => {
-                let ts_now = now.millis_u32().wrapping_add(self.isn_key.ts_offset(tuple));
+                let ts_now = Connection::ts_clock(now, self.isn_key.ts_offset(tuple));
                 u128::from(ts_now.wrapping_sub(ecr)) <= cookie::MAX_AGE.as_millis()
             }
             None => seg.len() > 0,
@@ -256,7 +247,7 @@ impl Endpoint {
             urgent: 0,
             options: TcpOptions::default(),
         };
-        self.replies.push_back(StatelessReply::Rst { tuple, repr });
+        self.replies.push_back(StatelessReply { tuple, kind: Reply::Rst(repr) });
         self.stats.resets_for_closed += 1;
     }
 

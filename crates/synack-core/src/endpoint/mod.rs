@@ -86,11 +86,17 @@ struct Listener {
 }
 
 /// A segment sent with no connection behind it, waiting to go out.
-enum StatelessReply {
+struct StatelessReply {
+    tuple: FourTuple,
+    kind: Reply,
+}
+
+/// What a stateless reply is.
+enum Reply {
     /// A RST for a segment that matched no connection.
-    Rst { tuple: FourTuple, repr: TcpRepr },
+    Rst(TcpRepr),
     /// A SYN-ACK with a SYN cookie for the SYN described.
-    CookieSynAck { tuple: FourTuple, cookie: SeqNum, syn: CookieSyn },
+    CookieSynAck { cookie: SeqNum, syn: CookieSyn },
 }
 
 /// What a SYN-ACK with a cookie needs of the SYN it answers.

@@ -2,7 +2,7 @@
 //! cookies) first, then each connection that has something to send, one IP
 //! datagram per call.
 
-use super::{Endpoint, StatelessReply};
+use super::{Endpoint, Reply, StatelessReply};
 use crate::connection::{Connection, Segment};
 use crate::event::Direction;
 use crate::seq::SeqNum;
@@ -25,16 +25,13 @@ impl Endpoint {
     /// `handle_packet`, `handle_timeout` and user call. `buf` should hold the
     /// configured MTU.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        while let Some(reply) = self.replies.pop_front() {
-            let tuple = match &reply {
-                StatelessReply::Rst { tuple, .. } | StatelessReply::CookieSynAck { tuple, .. } => *tuple,
-            };
+        while let Some(StatelessReply { tuple, kind }) = self.replies.pop_front() {
             let hl = ip_header_len(&tuple);
             let mtu = usize::from(self.cfg.mtu).min(buf.len());
             let body = buf.get_mut(hl..mtu)?;
-            let n = match reply {
-                StatelessReply::Rst { repr, .. } => repr.emit(body, &[], tuple.local.ip(), tuple.remote.ip()).ok(),
-                StatelessReply::CookieSynAck { cookie, syn, .. } => {
+            let n = match kind {
+                Reply::Rst(repr) => repr.emit(body, &[], tuple.local.ip(), tuple.remote.ip()).ok(),
+                Reply::CookieSynAck { cookie, syn } => {
                     let seg = Segment {
                         seq: syn.seq,
                         ack: SeqNum(0),
