@@ -42,6 +42,7 @@ mod connection;
 mod endpoint;
 mod error;
 mod event;
+mod range_set;
 mod ring;
 mod seq;
 mod time;

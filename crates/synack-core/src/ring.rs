@@ -1,6 +1,9 @@
 //! A byte ring for the send and receive buffers: allocated on first use,
 //! grown by doubling up to its limit, copied in and out with `memcpy`, and
 //! freed by [`RingBuf::release`] when the connection no longer needs it.
+//! Besides the FIFO bytes, the receive side writes out-of-order data at its
+//! offset past them ([`RingBuf::write_at`]) and makes it readable once the
+//! gap before it is filled ([`RingBuf::commit`]).
 
 /// A FIFO of bytes in one contiguous allocation.
 #[derive(Debug, Default)]
@@ -8,6 +11,8 @@ pub(crate) struct RingBuf {
     buf: Box<[u8]>,
     head: usize,
     len: usize,
+    /// Bytes past `len` that hold data written ahead (kept when growing).
+    ahead: usize,
 }
 
 /// Smallest allocation, so small exchanges do not grow it step by step.
@@ -30,17 +35,49 @@ impl RingBuf {
         if n == 0 {
             return 0;
         }
-        self.reserve(self.len + n, limit);
-        let cap = self.buf.len();
-        let tail = (self.head + self.len) % cap;
-        let first = n.min(cap - tail);
-        self.buf[tail..tail + first].copy_from_slice(&data[..first]);
-        self.buf[..n - first].copy_from_slice(&data[first..n]);
+        self.write(self.len, &data[..n], limit);
         self.len += n;
+        self.ahead = self.ahead.saturating_sub(n);
         n
     }
 
-    /// Grows the allocation to hold `want` bytes (at most `limit`, at least `want`).
+    /// Writes `data` at `offset` bytes from the front, which may lie past
+    /// the readable bytes (out-of-order data); they become readable with
+    /// [`RingBuf::commit`]. `offset + data.len()` must not exceed `limit`.
+    pub fn write_at(&mut self, offset: usize, data: &[u8], limit: usize) {
+        let end = offset + data.len();
+        if data.is_empty() || end > limit {
+            return;
+        }
+        self.write(offset, data, limit);
+        self.ahead = self.ahead.max(end.saturating_sub(self.len));
+    }
+
+    /// Makes `n` bytes written ahead by [`RingBuf::write_at`] readable.
+    pub fn commit(&mut self, n: usize) {
+        let n = n.min(self.ahead);
+        self.len += n;
+        self.ahead -= n;
+    }
+
+    /// Forgets the bytes written ahead.
+    pub fn discard_ahead(&mut self) {
+        self.ahead = 0;
+    }
+
+    /// Copies `data` to logical position `offset`, growing the allocation.
+    fn write(&mut self, offset: usize, data: &[u8], limit: usize) {
+        let n = data.len();
+        self.reserve(offset + n, limit);
+        let cap = self.buf.len();
+        let at = (self.head + offset) % cap;
+        let first = n.min(cap - at);
+        self.buf[at..at + first].copy_from_slice(&data[..first]);
+        self.buf[..n - first].copy_from_slice(&data[first..n]);
+    }
+
+    /// Grows the allocation to hold `want` bytes (at most `limit`, at least
+    /// `want`), keeping the readable bytes and those written ahead.
     fn reserve(&mut self, want: usize, limit: usize) {
         let cap = self.buf.len();
         if want <= cap {
@@ -48,9 +85,12 @@ impl RingBuf {
         }
         let new_cap = want.next_power_of_two().max(MIN_CAPACITY).min(limit.max(want));
         let mut new = vec![0u8; new_cap].into_boxed_slice();
-        let (a, b) = self.as_slices();
-        new[..a.len()].copy_from_slice(a);
-        new[a.len()..a.len() + b.len()].copy_from_slice(b);
+        let keep = self.len + self.ahead;
+        if keep > 0 {
+            let first = keep.min(cap - self.head);
+            new[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
+            new[first..keep].copy_from_slice(&self.buf[..keep - first]);
+        }
         self.buf = new;
         self.head = 0;
     }
@@ -83,7 +123,7 @@ impl RingBuf {
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
         self.len -= n;
-        self.head = if self.len == 0 { 0 } else { (self.head + n) % self.buf.len() };
+        self.head = if self.len == 0 && self.ahead == 0 { 0 } else { (self.head + n) % self.buf.len() };
     }
 
     /// Moves up to `dst.len()` bytes from the front into `dst`.
@@ -99,7 +139,12 @@ impl RingBuf {
         self.buf.len()
     }
 
-    /// Frees the allocation (the ring must be empty to keep its bytes).
+    /// True when nothing is held, readable or written ahead.
+    pub fn is_unused(&self) -> bool {
+        self.len == 0 && self.ahead == 0
+    }
+
+    /// Frees the allocation (the ring must be unused to keep its bytes).
     pub fn release(&mut self) {
         *self = RingBuf::default();
     }
@@ -131,6 +176,33 @@ mod tests {
             assert_eq!(&out[..got], &want[..]);
             assert_eq!(r.len(), model.len());
             assert!(r.len() <= 20_000);
+        }
+    }
+
+    #[test]
+    fn bytes_written_ahead_survive_growth_and_wrap() {
+        let mut r = RingBuf::default();
+        let limit = 1 << 16;
+        let mut next_in = 0u8;
+        let mut next_out = 0u8;
+        for step in 0..500usize {
+            // Write a later chunk first, then the one before it, then commit.
+            let a: Vec<u8> = (0..300).map(|i| next_in.wrapping_add(i as u8)).collect();
+            let b: Vec<u8> = (0..700).map(|i| next_in.wrapping_add((300 + i) as u8)).collect();
+            next_in = next_in.wrapping_add((1000 % 256) as u8);
+            if r.len() + 1000 > limit {
+                break;
+            }
+            let base = r.len();
+            r.write_at(base + 300, &b, limit);
+            assert_eq!(r.push(&a, limit), 300);
+            r.commit(700);
+            let mut out = vec![0u8; (step * 131) % 1500];
+            let n = r.pop_into(&mut out);
+            for &byte in &out[..n] {
+                assert_eq!(byte, next_out);
+                next_out = next_out.wrapping_add(1);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 mod close;
 mod handshake;
 mod icmp;
+mod reassembly;
 mod recv;
 pub(crate) mod rtt;
 mod scoreboard;
@@ -24,7 +25,7 @@ use rtt::RttEstimator;
 use synack_wire::{TcpFlags, TcpOptions};
 
 pub(crate) use icmp::IcmpError;
-use recv::Reassembly;
+use reassembly::Reassembly;
 pub use stats::ConnectionInfo;
 use timers::Timers;
 
@@ -397,10 +398,10 @@ impl Connection {
         self.timers = Timers::default();
         self.unacked_since = None;
         self.send_buf.release();
+        self.ooo.clear(&mut self.rcv_buf);
         if reason != CloseReason::Graceful {
             self.rcv_buf.release();
         }
-        self.ooo = Reassembly::default();
         self.close_reason = Some(reason);
         self.pending.closed = Some(reason);
         self.pending.readable = true;

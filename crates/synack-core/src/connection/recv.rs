@@ -6,119 +6,13 @@
 
 use super::{Connection, Segment, State};
 use crate::error::{CloseReason, Error};
-use crate::ring::RingBuf;
 use crate::time::Instant;
 use crate::Config;
 use core::time::Duration;
-use std::collections::BTreeMap;
 use synack_wire::SackBlock;
 
 /// PAWS does not apply to a TS.Recent older than this (RFC 7323 §5.5).
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
-
-/// Out-of-order data, keyed by stream offset (bytes since the first data
-/// byte); pieces never overlap.
-#[derive(Debug, Default)]
-pub(super) struct Reassembly {
-    /// Stream offset of RCV.NXT (data bytes delivered in order so far).
-    base: u64,
-    segs: BTreeMap<u64, Vec<u8>>,
-    bytes: usize,
-    /// Start offsets of the most recently received pieces, newest first.
-    recent: [u64; 4],
-    n_recent: u8,
-    /// Stream offset of a FIN that arrived out of order.
-    fin: Option<u64>,
-}
-
-impl Reassembly {
-    /// Stores the parts of `data` at `off` that are not already held.
-    fn insert(&mut self, off: u64, data: &[u8]) {
-        let end = off + data.len() as u64;
-        let mut cursor = off;
-        let overlapping: Vec<(u64, u64)> = self
-            .segs
-            .range(..end)
-            .rev()
-            .take_while(|(s, v)| **s + v.len() as u64 > off)
-            .map(|(s, v)| (*s, *s + v.len() as u64))
-            .collect();
-        let mut pieces: Vec<(u64, u64)> = Vec::new();
-        for &(s, e) in overlapping.iter().rev() {
-            if s > cursor {
-                pieces.push((cursor, s.min(end)));
-            }
-            cursor = cursor.max(e);
-        }
-        if cursor < end {
-            pieces.push((cursor, end));
-        }
-        for (s, e) in pieces {
-            let piece = data[(s - off) as usize..(e - off) as usize].to_vec();
-            self.bytes += piece.len();
-            self.segs.insert(s, piece);
-        }
-        self.note_recent(off);
-    }
-
-    fn note_recent(&mut self, off: u64) {
-        let n = usize::from(self.n_recent);
-        let mut list = self.recent;
-        let mut out = [0u64; 4];
-        out[0] = off;
-        let mut k = 1;
-        for &r in &list[..n] {
-            if k < out.len() && r != off {
-                out[k] = r;
-                k += 1;
-            }
-        }
-        list = out;
-        self.recent = list;
-        self.n_recent = k as u8;
-    }
-
-    /// Moves data contiguous with `base` into `out`; returns the bytes moved.
-    fn pop_contiguous(&mut self, out: &mut RingBuf) -> usize {
-        let mut moved = 0;
-        while let Some(entry) = self.segs.first_entry() {
-            let start = *entry.key();
-            if start > self.base {
-                break;
-            }
-            let piece = entry.remove();
-            self.bytes -= piece.len();
-            let end = start + piece.len() as u64;
-            if end > self.base {
-                let skip = (self.base - start) as usize;
-                out.push(&piece[skip..], usize::MAX);
-                moved += piece.len() - skip;
-                self.base = end;
-            }
-        }
-        moved
-    }
-
-    /// The contiguous block holding offset `at`, if any.
-    fn block_containing(&self, at: u64) -> Option<(u64, u64)> {
-        let (&s, v) = self.segs.range(..=at).next_back()?;
-        if s + v.len() as u64 <= at {
-            return None;
-        }
-        let mut left = s;
-        while let Some((&ps, pv)) = self.segs.range(..left).next_back() {
-            if ps + pv.len() as u64 != left {
-                break;
-            }
-            left = ps;
-        }
-        let mut right = s + v.len() as u64;
-        while let Some(nv) = self.segs.get(&right) {
-            right += nv.len() as u64;
-        }
-        Some((left, right))
-    }
-}
 
 impl Connection {
     /// Free space in the receive buffer.
@@ -165,7 +59,8 @@ impl Connection {
             }
         } else if !data.is_empty() {
             let off = self.ooo.base + u64::from(seq.since(self.rcv_nxt));
-            self.ooo.insert(off, data);
+            let store = !self.read_shut;
+            self.ooo.insert(&mut self.rcv_buf, self.recv_limit, off, data, store);
             self.stats.ooo_segments += 1;
             // RFC 5681 §4.2: out-of-order data is acknowledged at once.
             self.ack_now = true;
@@ -182,13 +77,12 @@ impl Connection {
     /// In-order data: into the buffer, then whatever reassembly now joins.
     fn deliver(&mut self, now: Instant, cfg: &Config, data: &[u8]) {
         let mut n = data.len();
-        if self.read_shut {
-            // SHUT_RD: acknowledge and discard.
-        } else {
-            self.rcv_buf.push(data, usize::MAX);
+        // SHUT_RD: acknowledge and discard.
+        let store = !self.read_shut;
+        if store {
+            self.rcv_buf.push(data, self.recv_limit);
         }
-        self.ooo.base += n as u64;
-        let joined = self.ooo.pop_contiguous(&mut self.rcv_buf);
+        let joined = self.ooo.advance(&mut self.rcv_buf, n as u64, store) as usize;
         if joined > 0 {
             // A hole was filled: ACK at once (RFC 5681 §4.2).
             self.ack_now = true;
@@ -313,27 +207,15 @@ impl Connection {
 
     /// SACK blocks to report, the most recent first (RFC 2018 §4).
     pub(super) fn sack_blocks(&self, out: &mut [SackBlock; 4]) -> usize {
-        if !self.sack_ok || self.ooo.segs.is_empty() {
+        if !self.sack_ok || self.ooo.is_empty() {
             return 0;
         }
         let max = if self.ts_ok { 3 } else { 4 };
-        let mut n = 0;
-        let mut seen: [(u64, u64); 4] = [(0, 0); 4];
-        let recent = self.ooo.recent;
-        let starts = recent[..usize::from(self.ooo.n_recent)].iter().copied();
-        let others = self.ooo.segs.keys().copied();
-        for at in starts.chain(others) {
-            if n >= max {
-                break;
-            }
-            let Some(block) = self.ooo.block_containing(at) else { continue };
-            if seen[..n].contains(&block) {
-                continue;
-            }
-            seen[n] = block;
-            let to_seq = |o: u64| self.rcv_nxt + (o - self.ooo.base) as u32;
-            out[n] = SackBlock { left: to_seq(block.0).0, right: to_seq(block.1).0 };
-            n += 1;
+        let mut ranges = [(0u64, 0u64); 4];
+        let n = self.ooo.sack_ranges(&mut ranges[..max]);
+        let to_seq = |o: u64| self.rcv_nxt + (o - self.ooo.base) as u32;
+        for (block, &(left, right)) in out.iter_mut().zip(&ranges[..n]) {
+            *block = SackBlock { left: to_seq(left).0, right: to_seq(right).0 };
         }
         n
     }
@@ -367,6 +249,7 @@ impl Connection {
     /// The user's SHUT_RD: further data is acknowledged and discarded.
     pub(crate) fn shutdown_read(&mut self) {
         self.read_shut = true;
+        // Held out-of-order bytes go too; their sequence space is still tracked.
         self.rcv_buf.release();
     }
 

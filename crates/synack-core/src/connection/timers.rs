@@ -172,7 +172,7 @@ impl Connection {
         if self.send_buf.is_empty() {
             self.send_buf.release();
         }
-        if self.rcv_buf.is_empty() {
+        if self.rcv_buf.is_unused() {
             self.rcv_buf.release();
         }
     }

@@ -1,0 +1,233 @@
+//! Out-of-order data (RFC 9293 §3.10.7.4, seventh check: segments beyond
+//! RCV.NXT are held for later delivery). The bytes go straight into the
+//! receive ring at their offset past the readable data; a [`RangeSet`] says
+//! which offsets hold data. Costs are O(log k) in the number of holes k per
+//! segment, and SACK blocks (RFC 2018 §4) come from the set in O(blocks).
+//! Memory is the ring (bounded by the receive buffer, which the window
+//! bounds) plus the set, whose size is capped: past the cap the highest
+//! ranges are forgotten, as Linux prunes its out-of-order queue
+//! (`tcp_prune_ofo_queue`) when its overhead exceeds the buffer.
+
+use crate::range_set::RangeSet;
+use crate::ring::RingBuf;
+
+/// Receive-buffer bytes per range the set may hold: a hostile pattern (a
+/// hole at every other byte) costs at most about 1/32 of the buffer in
+/// range bookkeeping (a range takes about 32 bytes in the map).
+const BUFFER_BYTES_PER_RANGE: usize = 1024;
+
+/// Ranges allowed whatever the buffer size.
+const MIN_RANGES: usize = 16;
+
+/// Offsets of the most recently received out-of-order segments remembered
+/// for SACK (RFC 2018 §4: the first block holds the latest segment).
+const RECENT: usize = 4;
+
+/// Out-of-order data, by stream offset (bytes since the first data byte).
+#[derive(Debug, Default)]
+pub(super) struct Reassembly {
+    /// Stream offset of RCV.NXT (data bytes delivered in order so far).
+    pub base: u64,
+    /// Offsets held past `base`.
+    ranges: RangeSet,
+    /// Start offsets of the most recently received pieces, newest first.
+    recent: [u64; RECENT],
+    n_recent: u8,
+    /// Stream offset of a FIN that arrived out of order.
+    pub fin: Option<u64>,
+}
+
+impl Reassembly {
+    /// True when no out-of-order data is held.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Number of ranges held (separated by holes).
+    #[cfg(test)]
+    pub fn range_count(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Holds `data` found at stream offset `off` (past `base`): its bytes
+    /// go into `ring` at their place (unless `store` is false: the reader
+    /// shut down, only the sequence space is tracked). `limit` is the
+    /// ring's size limit, which the caller's window trim respects.
+    /// Returns the bytes that were new.
+    pub fn insert(&mut self, ring: &mut RingBuf, limit: usize, off: u64, data: &[u8], store: bool) -> u64 {
+        debug_assert!(off > self.base);
+        if store {
+            let at = ring.len() + (off - self.base) as usize;
+            ring.write_at(at, data, limit);
+        }
+        let fresh = self.ranges.insert(off, off + data.len() as u64);
+        self.note_recent(off);
+        let max_ranges = (limit / BUFFER_BYTES_PER_RANGE).max(MIN_RANGES);
+        while self.ranges.len() > max_ranges {
+            // Forget the highest range: the sender still holds that data
+            // (RFC 2018 §8: SACKed data may be reneged) and sends it again.
+            self.ranges.pop_last();
+        }
+        fresh
+    }
+
+    /// Moves `base` past `n` bytes delivered in order, then past whatever
+    /// held data is now contiguous with it, which becomes readable in
+    /// `ring` (when stored). Returns the extra bytes joined.
+    pub fn advance(&mut self, ring: &mut RingBuf, n: u64, store: bool) -> u64 {
+        self.base += n;
+        let mut joined = 0;
+        while let Some((start, end)) = self.ranges.first() {
+            if start > self.base {
+                break;
+            }
+            self.ranges.pop_first();
+            if end > self.base {
+                let extra = end - self.base;
+                if store {
+                    ring.commit(extra as usize);
+                }
+                joined += extra;
+                self.base = end;
+            }
+        }
+        joined
+    }
+
+    /// Forgets the held data (the connection closed), keeping `base`.
+    pub fn clear(&mut self, ring: &mut RingBuf) {
+        self.ranges.clear();
+        self.n_recent = 0;
+        self.fin = None;
+        ring.discard_ahead();
+    }
+
+    fn note_recent(&mut self, off: u64) {
+        let mut out = [0u64; RECENT];
+        out[0] = off;
+        let mut k = 1;
+        for &r in &self.recent[..usize::from(self.n_recent)] {
+            if k < RECENT && r != off {
+                out[k] = r;
+                k += 1;
+            }
+        }
+        self.recent = out;
+        self.n_recent = k as u8;
+    }
+
+    /// Up to `out.len()` blocks of held data as stream offsets, those with
+    /// the most recently received segments first, then the lowest others
+    /// (RFC 2018 §4). O(blocks · log k).
+    pub fn sack_ranges(&self, out: &mut [(u64, u64)]) -> usize {
+        let mut n = 0;
+        let recent = self.recent[..usize::from(self.n_recent)].iter().filter_map(|&at| self.ranges.containing(at));
+        for block in recent.chain(self.ranges.iter()) {
+            if n >= out.len() {
+                break;
+            }
+            if !out[..n].contains(&block) {
+                out[n] = block;
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LIMIT: usize = 1 << 16;
+
+    /// Delivers `segments` (offset, length) in the order given; returns the
+    /// readable bytes, checked against the byte pattern `offset as u8`.
+    fn run(segments: &[(u64, u64)]) -> (Reassembly, RingBuf) {
+        let mut r = Reassembly::default();
+        let mut ring = RingBuf::default();
+        for &(off, len) in segments {
+            let data: Vec<u8> = (off..off + len).map(|b| b as u8).collect();
+            let end = off + len;
+            if end <= r.base {
+                continue;
+            }
+            let (off, data) = if off < r.base { (r.base, &data[(r.base - off) as usize..]) } else { (off, &data[..]) };
+            if (ring.len() as u64 + end - r.base) as usize > LIMIT {
+                continue;
+            }
+            if off == r.base {
+                ring.push(data, LIMIT);
+                r.advance(&mut ring, data.len() as u64, true);
+            } else {
+                r.insert(&mut ring, LIMIT, off, data, true);
+            }
+        }
+        (r, ring)
+    }
+
+    #[test]
+    fn a_hole_filled_joins_everything_behind_it() {
+        let segs: Vec<(u64, u64)> = (1..2000).map(|i| (i * 20, 20)).chain([(0, 20)]).collect();
+        let (r, ring) = run(&segs);
+        assert_eq!(r.base, 40_000);
+        assert!(r.is_empty());
+        assert_eq!(ring.len(), 40_000);
+    }
+
+    #[test]
+    fn sack_blocks_start_with_the_latest_segment() {
+        let (r, _) = run(&[(100, 10), (300, 10), (500, 10), (310, 10)]);
+        let mut out = [(0, 0); 3];
+        assert_eq!(r.sack_ranges(&mut out), 3);
+        assert_eq!(out, [(300, 320), (500, 510), (100, 110)]);
+    }
+
+    #[test]
+    fn a_hole_at_every_other_byte_is_bounded() {
+        let mut r = Reassembly::default();
+        let mut ring = RingBuf::default();
+        for i in 1..(LIMIT as u64 / 2) {
+            r.insert(&mut ring, LIMIT, 2 * i, &[0], true);
+        }
+        assert!(r.range_count() <= (LIMIT / BUFFER_BYTES_PER_RANGE).max(MIN_RANGES));
+        assert!(ring.capacity() <= LIMIT);
+    }
+
+    proptest! {
+        /// Whatever the order, overlaps and duplicates, the readable bytes
+        /// are the longest prefix the segments cover, each byte in place.
+        #[test]
+        fn delivers_the_covered_prefix_in_order(segs in proptest::collection::vec((0u64..3000, 1u64..400), 1..80)) {
+            let (r, mut ring) = run(&segs);
+            let mut covered = vec![false; 4000];
+            let mut prefix = 0u64;
+            // The model: bytes covered by segments that fit at their arrival.
+            let mut model = RangeSet::default();
+            let mut base = 0u64;
+            for &(off, len) in &segs {
+                let end = off + len;
+                if end <= base { continue; }
+                let start = off.max(base);
+                if end - base > LIMIT as u64 { continue; }
+                model.insert(start, end);
+                while let Some((s, e)) = model.first() {
+                    if s > base { break; }
+                    model.pop_first();
+                    base = base.max(e);
+                }
+                for b in start..end { covered[b as usize] = true; }
+            }
+            while prefix < 4000 && covered[prefix as usize] { prefix += 1; }
+            prop_assert_eq!(r.base, base);
+            prop_assert_eq!(base, prefix);
+            let mut out = vec![0u8; ring.len()];
+            ring.pop_into(&mut out);
+            for (i, &b) in out.iter().enumerate() {
+                prop_assert_eq!(b, i as u8);
+            }
+            prop_assert_eq!(out.len() as u64, base);
+        }
+    }
+}
