@@ -51,6 +51,21 @@ impl SynCookies {
     }
 }
 
+/// What the device under an endpoint does for it: segmentation and checksum
+/// offload (on Linux TUN: `IFF_VNET_HDR` with `TUNSETOFFLOAD`). Both off by
+/// default; a runtime turns on what its device offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offload {
+    /// The device splits TCP super-segments at the MSS (TSO/GSO): where the
+    /// endpoint would send a run of full-sized segments, it sends one
+    /// datagram of up to 64 KiB ([`crate::Endpoint::poll_transmit_offload`]
+    /// says the segment size).
+    pub segmentation: bool,
+    /// The device completes TCP checksums: the endpoint writes only the
+    /// pseudo-header sum into the checksum field.
+    pub checksum: bool,
+}
+
 /// Configuration of an [`crate::Endpoint`] and of every connection it makes.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -112,6 +127,8 @@ pub struct Config {
     pub challenge_ack_limit: u32,
     /// The congestion control algorithm.
     pub congestion_control: CongestionControl,
+    /// Segmentation and checksum offload of the device (see [`Offload`]).
+    pub offload: Offload,
 }
 
 impl Default for Config {
@@ -146,6 +163,7 @@ impl Default for Config {
             hop_limit: 64,
             challenge_ack_limit: 1000,
             congestion_control: CongestionControl::NewReno,
+            offload: Offload::default(),
         }
     }
 }

@@ -49,7 +49,7 @@ mod time;
 
 use core::net::SocketAddr;
 
-pub use config::{Config, CongestionControl, SynCookies};
+pub use config::{Config, CongestionControl, Offload, SynCookies};
 pub use connection::{ConnectionInfo, State};
 pub use endpoint::{Endpoint, EndpointStats};
 pub use error::{CloseReason, Error};
@@ -64,6 +64,33 @@ pub struct FourTuple {
     pub local: SocketAddr,
     /// The peer's address and port.
     pub remote: SocketAddr,
+}
+
+/// One datagram written by [`Endpoint::poll_transmit_offload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Transmit {
+    /// Its length in bytes.
+    pub len: usize,
+    /// For a TCP super-segment (segmentation offload): the payload size of
+    /// each segment the device must cut it into. `None` for an ordinary datagram.
+    pub segment_size: Option<u16>,
+    /// The TCP checksum field holds only the pseudo-header sum (checksum
+    /// offload): the device completes it over the TCP header and payload.
+    pub partial_checksum: bool,
+}
+
+/// What the device knows of a datagram it delivered, for
+/// [`Endpoint::handle_received`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Received {
+    /// The TCP checksum is known good (or the datagram came from the local
+    /// host with a checksum still to be completed): it is not verified again.
+    pub checksum_verified: bool,
+    /// For a coalesced TCP segment (GRO, or a GSO packet of the local host):
+    /// the size of the segments it stands for, so that ACK decisions and the
+    /// receive-MSS estimate count segments of that size.
+    pub segment_size: Option<u16>,
 }
 
 /// Names one connection of an [`Endpoint`]. Stale handles (to connections

@@ -17,7 +17,8 @@ use core::net::IpAddr;
 use link::Link;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use synack_core::{Config, Endpoint, Instant};
+use synack_core::{Config, Endpoint, Instant, Transmit};
+use synack_wire::offload::Segmenter;
 use synack_wire::IpPacket;
 
 /// Index of a host in the network.
@@ -52,6 +53,9 @@ pub struct Network {
     sent: u64,
     observer: Option<Box<dyn Observer>>,
     buf: Vec<u8>,
+    piece: Vec<u8>,
+    super_segments: u64,
+    datagrams: u64,
 }
 
 impl Network {
@@ -68,6 +72,9 @@ impl Network {
             sent: 0,
             observer: None,
             buf: vec![0; 65536],
+            piece: vec![0; 65536],
+            super_segments: 0,
+            datagrams: 0,
         }
     }
 
@@ -114,33 +121,71 @@ impl Network {
         self.hosts[id].addr
     }
 
-    /// Puts every packet the hosts want to send onto the links.
+    /// Puts every packet the hosts want to send onto the links. A host
+    /// whose configuration names offloads sends through
+    /// `poll_transmit_offload`, and its super-segments are cut at their
+    /// segment size (checksums completed) before the link sees them, as a
+    /// NIC would.
     pub fn flush(&mut self) {
         for from in 0..self.hosts.len() {
+            let offload = self.hosts[from].endpoint.config().offload != synack_core::Offload::default();
             loop {
                 let now = self.now;
-                let Some(n) = self.hosts[from].endpoint.poll_transmit(now, &mut self.buf) else { break };
-                let to = IpPacket::parse(&self.buf[..n]).ok().and_then(|ip| self.routes.get(&ip.dst()).copied());
-                let Some(to) = to else {
-                    if let Some(o) = self.observer.as_mut() {
-                        o.on_send(now, from, None, &self.buf[..n], Fate::Lost);
-                    }
-                    continue;
+                let ep = &mut self.hosts[from].endpoint;
+                let t = if offload {
+                    ep.poll_transmit_offload(now, &mut self.buf)
+                } else {
+                    ep.poll_transmit(now, &mut self.buf).map(|len| Transmit {
+                        len,
+                        segment_size: None,
+                        partial_checksum: false,
+                    })
                 };
-                let default = self.default_link;
-                let link = self.links.entry((from, to)).or_insert_with(|| Link::new(default));
-                let copies = 1 + usize::from(link.duplicates(&mut self.rng));
-                for _ in 0..copies {
-                    let mut bytes = self.buf[..n].to_vec();
-                    let fate = link.one(&mut self.rng, now, &mut bytes);
-                    if let Some(o) = self.observer.as_mut() {
-                        o.on_send(now, from, Some(to), &bytes, fate);
-                    }
-                    if let Fate::Delivered(at) | Fate::Corrupted(at) = fate {
-                        self.sent += 1;
-                        self.in_flight.push(Reverse((at, self.sent, to, bytes)));
+                let Some(t) = t else { break };
+                self.datagrams += 1;
+                if !offload {
+                    let bytes = std::mem::take(&mut self.buf);
+                    self.send_one(from, &bytes[..t.len]);
+                    self.buf = bytes;
+                    continue;
+                }
+                self.super_segments += u64::from(t.segment_size.is_some());
+                let size = t.segment_size.map_or(usize::MAX, usize::from);
+                let bytes = std::mem::take(&mut self.buf);
+                let mut piece = std::mem::take(&mut self.piece);
+                if let Ok(mut cut) = Segmenter::new(&bytes[..t.len], size) {
+                    while let Some(n) = cut.next_into(&mut piece) {
+                        self.send_one(from, &piece[..n]);
                     }
                 }
+                self.buf = bytes;
+                self.piece = piece;
+            }
+        }
+    }
+
+    /// One datagram from host `from` onto its link.
+    fn send_one(&mut self, from: HostId, datagram: &[u8]) {
+        let now = self.now;
+        let to = IpPacket::parse(datagram).ok().and_then(|ip| self.routes.get(&ip.dst()).copied());
+        let Some(to) = to else {
+            if let Some(o) = self.observer.as_mut() {
+                o.on_send(now, from, None, datagram, Fate::Lost);
+            }
+            return;
+        };
+        let default = self.default_link;
+        let link = self.links.entry((from, to)).or_insert_with(|| Link::new(default));
+        let copies = 1 + usize::from(link.duplicates(&mut self.rng));
+        for _ in 0..copies {
+            let mut bytes = datagram.to_vec();
+            let fate = link.one(&mut self.rng, now, &mut bytes);
+            if let Some(o) = self.observer.as_mut() {
+                o.on_send(now, from, Some(to), &bytes, fate);
+            }
+            if let Fate::Delivered(at) | Fate::Corrupted(at) = fate {
+                self.sent += 1;
+                self.in_flight.push(Reverse((at, self.sent, to, bytes)));
             }
         }
     }
@@ -175,6 +220,16 @@ impl Network {
     /// Moves the clock to `t` without events (nothing may be due before it).
     pub fn advance_to(&mut self, t: Instant) {
         self.now = self.now.max(t);
+    }
+
+    /// Super-segments the hosts emitted (each cut into segments for the link).
+    pub fn super_segments(&self) -> u64 {
+        self.super_segments
+    }
+
+    /// Datagrams the hosts emitted, super-segments counting one each.
+    pub fn datagrams(&self) -> u64 {
+        self.datagrams
     }
 
     /// Packets currently on the links.

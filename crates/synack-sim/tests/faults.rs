@@ -128,6 +128,29 @@ fn all_faults_with_cubic() {
     profile_with("all, CUBIC", all_faults(), cubic.clone(), cubic, seeds() / 4);
 }
 
+/// Both ends send with segmentation and checksum offload (super-segments
+/// cut at the MSS by the link, as a NIC would), under every fault at once.
+#[test]
+fn all_faults_with_segmentation_offload() {
+    let offload = Config { offload: synack_core::Offload { segmentation: true, checksum: true }, ..Config::default() };
+    profile_with("all, offload", all_faults(), offload.clone(), offload.clone(), seeds() / 4);
+    // On a short, fast path the bursts are long: 20 MB in super-segments.
+    let mut net = Network::new(7);
+    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), offload.clone());
+    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), offload);
+    net.set_default_link(LinkConfig { delay: Duration::from_micros(100), loss: 0.001, ..LinkConfig::default() });
+    let spec = TransferSpec { client_bytes: 20 << 20, server_bytes: 1 << 20, seed: 7, ..TransferSpec::default() };
+    let t = Transfer::start(&mut net, a, b, &spec).expect("start");
+    let limit = net.now() + TIME_BOUND;
+    let out = t.run(&mut net, limit);
+    assert!(out.is_clean(), "{out:?}");
+    let segments = out.client_info.unwrap().segs_out + out.server_info.unwrap().segs_out;
+    let (supers, datagrams) = (net.super_segments(), net.datagrams());
+    println!("offload, short path: {supers} super-segments, {datagrams} datagrams, {segments} segments");
+    assert!(supers > 100, "{supers} super-segments");
+    assert!(datagrams * 4 < segments, "{datagrams} datagrams for {segments} segments");
+}
+
 /// A packet as the network carried it: time, sender, bytes, fate.
 type Carried = (u64, usize, Vec<u8>, String);
 

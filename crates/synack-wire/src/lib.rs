@@ -16,6 +16,7 @@ pub mod icmp;
 pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
+pub mod offload;
 pub mod tcp;
 
 pub use error::WireError;

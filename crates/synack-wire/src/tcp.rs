@@ -431,6 +431,20 @@ impl TcpRepr {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<usize, WireError> {
+        self.emit_in_place_with(buf, payload_len, src, dst, false)
+    }
+
+    /// [`Self::emit_in_place`], with only the pseudo-header sum in the
+    /// checksum field when `partial` (for a device that completes it:
+    /// checksum offload, see [`crate::offload::complete_checksum`]).
+    pub fn emit_in_place_with(
+        &self,
+        buf: &mut [u8],
+        payload_len: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        partial: bool,
+    ) -> Result<usize, WireError> {
         let opt_len = self.options.len();
         if opt_len > MAX_OPTIONS_LEN {
             return Err(WireError::OptionsTooLong);
@@ -450,7 +464,7 @@ impl TcpRepr {
         b[16..18].copy_from_slice(&[0, 0]);
         b[18..20].copy_from_slice(&self.urgent.to_be_bytes());
         self.options.emit(&mut b[HEADER_LEN..hlen])?;
-        let c = checksum::fold(checksum::sum(acc, b));
+        let c = if partial { !checksum::fold(acc) } else { checksum::fold(checksum::sum(acc, b)) };
         b[16..18].copy_from_slice(&c.to_be_bytes());
         Ok(total)
     }
@@ -545,6 +559,20 @@ mod tests {
             buf[22] ^= 0x10;
             assert!(!TcpPacket::parse(&buf[..n]).unwrap().verify_checksum(s, d));
         }
+    }
+
+    #[test]
+    fn a_partial_checksum_completes_to_the_full_one() {
+        let repr = TcpRepr { src_port: 9, dst_port: 8, seq: 7, flags: TcpFlags::ACK, ..Default::default() };
+        let (s, d) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let mut full = [0u8; 64];
+        let n = repr.emit(&mut full, b"abcde", s, d).unwrap();
+        let mut part = [0u8; 64];
+        part[20..25].copy_from_slice(b"abcde");
+        repr.emit_in_place_with(&mut part, 5, s, d, true).unwrap();
+        assert_ne!(full[..n], part[..n]);
+        crate::offload::complete_checksum(&mut part[..n], 0, 16).unwrap();
+        assert_eq!(full[..n], part[..n]);
     }
 
     #[test]

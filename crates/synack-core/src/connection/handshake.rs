@@ -63,7 +63,8 @@ impl Connection {
             c.wscale_ok = false;
             c.sack_ok = false;
         }
-        c.poll_segment(now, cfg, buf)
+        let tx = super::TxLimits::plain(buf.len());
+        c.poll_segment(now, cfg, buf, tx).map(|(n, _)| n)
     }
 
     /// The connection a valid SYN cookie stands for, in SYN-RECEIVED as if
@@ -92,6 +93,7 @@ impl Connection {
             urgent: 0,
             options,
             payload: &[],
+            segment_size: None,
         };
         let iss = ack.ack - 1;
         let mut c = Self::new_passive(now, cfg, tuple, iss, ts_offset, listener, &syn);

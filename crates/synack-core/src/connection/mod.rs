@@ -5,6 +5,7 @@
 mod close;
 mod handshake;
 mod icmp;
+mod pacing;
 mod reassembly;
 mod recv;
 pub(crate) mod rtt;
@@ -129,12 +130,42 @@ pub(crate) struct Segment<'a> {
     pub urgent: u16,
     pub options: TcpOptions,
     pub payload: &'a [u8],
+    /// A coalesced segment (GRO) standing for segments of this size.
+    pub segment_size: Option<u16>,
 }
 
 impl Segment<'_> {
     /// SEG.LEN: data plus one for each of SYN and FIN.
     pub fn len(&self) -> u32 {
         self.payload.len() as u32 + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
+    }
+
+    /// The segments it stands for (more than one when coalesced).
+    pub fn count(&self) -> u64 {
+        match self.segment_size {
+            Some(size) if self.payload.len() > usize::from(size) => {
+                self.payload.len().div_ceil(usize::from(size)) as u64
+            }
+            _ => 1,
+        }
+    }
+}
+
+/// What the endpoint's output allows the segment being built.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TxLimits {
+    /// Room for the TCP segment in one datagram on the link (MTU less IP header).
+    pub mtu_body: usize,
+    /// The buffer may take a super-segment that the device splits (TSO/GSO).
+    pub gso: bool,
+    /// Write only the pseudo-header sum into the checksum (the device completes it).
+    pub partial_checksum: bool,
+}
+
+impl TxLimits {
+    /// Plain datagrams of at most `mtu_body` bytes of TCP, full checksums.
+    pub fn plain(mtu_body: usize) -> Self {
+        Self { mtu_body, gso: false, partial_checksum: false }
     }
 }
 
@@ -279,6 +310,10 @@ pub struct Connection {
     soft_error: Option<Error>,
     pub(crate) pending: Pending,
     stats: stats::Stats,
+    /// Limits of the datagram being built (set by `poll_segment`).
+    tx: TxLimits,
+    /// Segment size of the super-segment just built, if it was one.
+    tx_segment_size: Option<u16>,
 }
 
 impl Connection {
@@ -359,6 +394,8 @@ impl Connection {
             pending: Pending::default(),
             soft_error: None,
             stats: stats::Stats::default(),
+            tx: TxLimits::plain(usize::from(mss) + 60),
+            tx_segment_size: None,
         }
     }
 
@@ -418,7 +455,7 @@ impl Connection {
 
     /// Processes an incoming segment for this connection (RFC 9293 §3.10.7).
     pub(crate) fn on_segment(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
-        self.stats.segs_in += 1;
+        self.stats.segs_in += seg.count();
         match self.state {
             State::Closed | State::Listen => {}
             State::SynSent => self.on_segment_syn_sent(now, cfg, seg),

@@ -55,7 +55,7 @@ impl Connection {
         }
         if seq == self.rcv_nxt {
             if !data.is_empty() {
-                self.deliver(now, cfg, data);
+                self.deliver(now, cfg, data, seg.segment_size);
             }
         } else if !data.is_empty() {
             let off = self.ooo.base + u64::from(seq.since(self.rcv_nxt));
@@ -75,7 +75,9 @@ impl Connection {
     }
 
     /// In-order data: into the buffer, then whatever reassembly now joins.
-    fn deliver(&mut self, now: Instant, cfg: &Config, data: &[u8]) {
+    /// `segment_size` is the size of the segments a coalesced (GRO) segment
+    /// stands for.
+    fn deliver(&mut self, now: Instant, cfg: &Config, data: &[u8], segment_size: Option<u16>) {
         let mut n = data.len();
         // SHUT_RD: acknowledge and discard.
         let store = !self.read_shut;
@@ -98,7 +100,8 @@ impl Connection {
         // segment. "Full-sized" is the largest segment the peer has sent (as
         // Linux's rcv_mss: at most our MSS, at first 536), and like Linux we
         // ACK once more than one such segment is unacknowledged.
-        let seg_len = data.len().min(usize::from(self.rcv_mss)) as u16;
+        let seg_len =
+            segment_size.map_or(data.len(), usize::from).min(data.len()).min(usize::from(self.rcv_mss)) as u16;
         self.peer_seg_mss = self.peer_seg_mss.max(seg_len);
         self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(n as u32);
         if self.unacked_rcv_bytes > u32::from(self.peer_seg_mss) {

@@ -4,7 +4,7 @@
 //! fast retransmit and NewReno recovery (RFC 5681 §3.2, RFC 6582), and
 //! building every outgoing segment.
 
-use super::{Connection, Rst, Segment, State, Undo};
+use super::{Connection, Rst, Segment, State, TxLimits, Undo};
 use crate::congestion::CongestionController;
 use crate::error::Error;
 use crate::seq::SeqNum;
@@ -304,11 +304,20 @@ impl Connection {
     }
 
     /// The next segment this connection wants to send, written into `buf`
-    /// (TCP header and payload). Returns its length.
-    pub(crate) fn poll_segment(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+    /// (TCP header and payload) within `tx`. Returns its length and, for a
+    /// super-segment, the size of the segments the device must cut it into.
+    pub(crate) fn poll_segment(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        buf: &mut [u8],
+        tx: TxLimits,
+    ) -> Option<(usize, Option<u16>)> {
+        self.tx = tx;
+        self.tx_segment_size = None;
         let n = self.next_segment(now, cfg, buf)?;
         self.rearm_timers(now, cfg);
-        Some(n)
+        Some((n, self.tx_segment_size.take()))
     }
 
     fn next_segment(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
@@ -411,20 +420,21 @@ impl Connection {
             self.cc.on_idle_restart(iw);
         }
         let room = self.room_for_new_data() as usize;
-        let len = unsent.min(mss).min(room);
+        // With segmentation offload, one super-segment of whole segments,
+        // sized as Linux sizes TSO bursts (RFC 9293 §3.7.4 and Linux's
+        // tcp_mss_split_point: a partial tail rides only at the end of the
+        // queued data, and only when Nagle would send it).
+        let goal = if self.tx.gso { self.tso_goal() } else { mss };
+        let mut len = unsent.min(goal).min(room);
+        if len > mss && len % mss != 0 && (len < unsent || self.nagle_holds_runt(in_flight)) {
+            len -= len % mss;
+        }
         let fin_rides = self.fin_queued && off + len == self.send_buf.len();
         if len == 0 && !fin_rides {
             return None;
         }
         if len > 0 && len < mss && seq >= self.snd_max && !fin_rides {
-            // Nagle (RFC 9293 §3.7.4) with Minshall's refinement, as Linux:
-            // hold a runt only while an earlier runt is unacknowledged, so
-            // the tail of a write is not held behind full-sized segments.
-            if !self.nodelay && in_flight > 0 && self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt {
-                return None;
-            }
-            // TCP_CORK: no partial segments until uncorked.
-            if self.cork {
+            if self.nagle_holds_runt(in_flight) {
                 return None;
             }
             // Sender SWS avoidance: wait for a usable window unless idle.
@@ -435,8 +445,18 @@ impl Connection {
         self.send_range(now, cfg, buf, seq, len).map(|(n, _)| n)
     }
 
+    /// Nagle (RFC 9293 §3.7.4) with Minshall's refinement, as Linux: hold
+    /// a runt only while an earlier runt is unacknowledged, so the tail of a
+    /// write is not held behind full-sized segments; TCP_CORK holds every
+    /// runt until uncorked.
+    fn nagle_holds_runt(&self, in_flight: u32) -> bool {
+        let minshall = in_flight > 0 && self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt;
+        self.cork || (!self.nodelay && minshall)
+    }
+
     /// A data (and possibly FIN) segment starting at `seq`, at most `max_len`
-    /// bytes. Returns its length and the sequence number just past it.
+    /// bytes (with segmentation offload, a super-segment of whole segments
+    /// up to `max_len`). Returns its length and the sequence number just past it.
     fn send_range(
         &mut self,
         now: Instant,
@@ -455,8 +475,13 @@ impl Connection {
         // SACK blocks make the header longer: the payload shrinks to fit.
         let options = self.segment_options(now, cfg, TcpFlags::ACK);
         let header = synack_wire::tcp::HEADER_LEN + options.len();
+        let piece = usize::from(self.snd_mss).min(self.tx.mtu_body.saturating_sub(header)).max(1);
+        let max_len = if self.tx.gso { max_len } else { max_len.min(piece) };
         let max_len = max_len.min(buf.len().saturating_sub(header));
-        let len = (self.send_buf.len() - off).min(max_len);
+        let mut len = (self.send_buf.len() - off).min(max_len);
+        if len > piece && off + len < self.send_buf.len() {
+            len -= len % piece;
+        }
         let fin = self.fin_queued && off + len == self.send_buf.len();
         if len == 0 && !fin {
             return None;
@@ -469,8 +494,12 @@ impl Connection {
             flags |= TcpFlags::FIN;
         }
         let n = self.emit_with(now, buf, seq, flags, len, options)?;
+        if len > piece {
+            self.tx_segment_size = Some(piece as u16);
+            self.stats.segs_out += (len.div_ceil(piece) - 1) as u64;
+        }
         let end = seq + len as u32 + u32::from(fin);
-        if len > 0 && len < usize::from(self.snd_mss) {
+        if len % usize::from(self.snd_mss).max(1) != 0 {
             self.snd_sml = seq + len as u32;
         }
         if seq < self.snd_max {
@@ -549,7 +578,8 @@ impl Connection {
             let off = seq.since(self.snd_buf_seq) as usize;
             self.send_buf.copy_out(off, &mut buf[hlen..hlen + len]);
         }
-        let n = repr.emit_in_place(buf, len, self.tuple.local.ip(), self.tuple.remote.ip()).ok()?;
+        let (src, dst) = (self.tuple.local.ip(), self.tuple.remote.ip());
+        let n = repr.emit_in_place_with(buf, len, src, dst, self.tx.partial_checksum).ok()?;
         if flags.ack() {
             self.ack_now = false;
             self.unacked_rcv_bytes = 0;

@@ -6,7 +6,7 @@ use crate::connection::{Connection, IcmpError, Segment};
 use crate::event::Direction;
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::{FourTuple, State};
+use crate::{FourTuple, Received, State};
 use core::net::{IpAddr, SocketAddr};
 use synack_wire::{IcmpKind, IcmpMessage, IpPacket, QuotedTcp, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 
@@ -14,6 +14,13 @@ impl Endpoint {
     /// Processes one IP datagram that arrived. Anything malformed, with a bad
     /// checksum, or not for TCP is counted and dropped; nothing panics.
     pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
+        self.handle_received(now, bytes, Received::default());
+    }
+
+    /// [`Endpoint::handle_packet`] for a datagram the device says more of:
+    /// its checksum already verified, or that it is a coalesced segment
+    /// (GRO) standing for segments of a given size.
+    pub fn handle_received(&mut self, now: Instant, bytes: &[u8], info: Received) {
         self.stats.packets_in += 1;
         if let Some(t) = self.tracer.as_mut() {
             t.packet(now, Direction::In, bytes);
@@ -27,7 +34,7 @@ impl Endpoint {
             return;
         }
         match (ip.protocol(), ip.src(), ip.dst()) {
-            (synack_wire::PROTO_TCP, src, dst) => self.handle_tcp(now, src, dst, ip.payload()),
+            (synack_wire::PROTO_TCP, src, dst) => self.handle_tcp(now, src, dst, ip.payload(), info),
             (synack_wire::PROTO_ICMP, IpAddr::V4(_), _) => match IcmpMessage::parse_v4(ip.payload()) {
                 Ok(msg) => self.handle_icmp(now, msg, false),
                 Err(_) => self.stats.malformed += 1,
@@ -42,12 +49,12 @@ impl Endpoint {
         }
     }
 
-    fn handle_tcp(&mut self, now: Instant, src: IpAddr, dst: IpAddr, bytes: &[u8]) {
+    fn handle_tcp(&mut self, now: Instant, src: IpAddr, dst: IpAddr, bytes: &[u8], info: Received) {
         let Ok(tcp) = TcpPacket::parse(bytes) else {
             self.stats.malformed += 1;
             return;
         };
-        if !tcp.verify_checksum(src, dst) {
+        if !info.checksum_verified && !tcp.verify_checksum(src, dst) {
             self.stats.bad_checksum += 1;
             return;
         }
@@ -61,6 +68,7 @@ impl Endpoint {
             options: *tcp.options(),
             urgent: tcp.urgent(),
             payload: tcp.payload(),
+            segment_size: info.segment_size.filter(|&s| s > 0),
         };
         if let Some(&idx) = self.table.get(&tuple) {
             if self.reuse_time_wait(idx, &seg) {

@@ -3,12 +3,15 @@
 //! datagram per call.
 
 use super::{Endpoint, Reply, StatelessReply};
-use crate::connection::{Connection, Segment};
+use crate::connection::{Connection, Segment, TxLimits};
 use crate::event::Direction;
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::FourTuple;
+use crate::{FourTuple, Transmit};
 use synack_wire::{IpRepr, TcpFlags, PROTO_TCP};
+
+/// Largest IP datagram (the IPv4 total length field, the IPv6 payload length).
+const MAX_DATAGRAM: usize = 65_535;
 
 /// IP header length for a tuple's family (no options, no extension headers).
 fn ip_header_len(tuple: &FourTuple) -> usize {
@@ -23,8 +26,27 @@ impl Endpoint {
     /// Writes the next IP datagram to send into `buf` and returns its length,
     /// or `None` when nothing is waiting. Call until `None` after every
     /// `handle_packet`, `handle_timeout` and user call. `buf` should hold the
-    /// configured MTU.
+    /// configured MTU. Datagrams are at most the MTU, with full checksums,
+    /// whatever [`crate::Config::offload`] says.
+    #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.transmit(now, buf, false).map(|t| t.len)
+    }
+
+    /// [`Endpoint::poll_transmit`] for a device with the offloads that
+    /// [`crate::Config::offload`] names: with segmentation offload, a run of
+    /// full-sized segments comes as one super-segment of up to 64 KiB
+    /// (`buf` should hold 65,535 bytes) with the segment size to cut it at;
+    /// with checksum offload, TCP checksums are left for the device.
+    #[must_use]
+    pub fn poll_transmit_offload(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.transmit(now, buf, true)
+    }
+
+    fn transmit(&mut self, now: Instant, buf: &mut [u8], offload: bool) -> Option<Transmit> {
+        let gso = offload && self.cfg.offload.segmentation;
+        let partial_checksum = offload && self.cfg.offload.checksum;
+        let plain = |len| Transmit { len, segment_size: None, partial_checksum: false };
         while let Some(StatelessReply { tuple, kind }) = self.replies.pop_front() {
             let hl = ip_header_len(&tuple);
             let mtu = usize::from(self.cfg.mtu).min(buf.len());
@@ -40,13 +62,14 @@ impl Endpoint {
                         urgent: 0,
                         options: syn.options,
                         payload: &[],
+                        segment_size: None,
                     };
                     let ts_offset = self.isn_key.ts_offset(&tuple);
                     Connection::stateless_syn_ack(now, &self.cfg, tuple, cookie, ts_offset, &seg, body)
                 }
             };
             if let Some(len) = n.and_then(|n| self.finish_datagram(now, buf, &tuple, n)) {
-                return Some(len);
+                return Some(plain(len));
             }
         }
         while let Some(&idx) = self.ready.front() {
@@ -58,15 +81,17 @@ impl Endpoint {
             let tuple = e.conn.tuple();
             let hl = ip_header_len(&tuple);
             let mtu = usize::from(cfg.mtu).min(buf.len());
-            let sent = match buf.get_mut(hl..mtu) {
-                Some(body) => e.conn.poll_segment(now, cfg, body),
+            let limit = if gso { buf.len().min(MAX_DATAGRAM) } else { mtu };
+            let tx = TxLimits { mtu_body: mtu.saturating_sub(hl), gso, partial_checksum };
+            let sent = match buf.get_mut(hl..limit) {
+                Some(body) => e.conn.poll_segment(now, cfg, body, tx),
                 None => None,
             };
             match sent {
-                Some(n) => {
+                Some((n, segment_size)) => {
                     self.settle(now, idx);
                     if let Some(len) = self.finish_datagram(now, buf, &tuple, n) {
-                        return Some(len);
+                        return Some(Transmit { len, segment_size, partial_checksum });
                     }
                 }
                 None => {

@@ -7,6 +7,7 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::time::Duration;
 use synack_core::{Config, ConnHandle, Endpoint, Event, Instant, ListenerHandle, State};
+use synack_wire::offload::Segmenter;
 use synack_wire::{IpPacket, IpRepr, TcpFlags, TcpOptions, TcpPacket, TcpRepr, PROTO_TCP};
 
 pub const A_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
@@ -69,6 +70,12 @@ pub struct Pair {
     pub events_a: Vec<Event>,
     pub events_b: Vec<Event>,
     pub listener: Option<ListenerHandle>,
+    /// Output through `poll_transmit_offload` (as each side's `Config::offload`
+    /// says); super-segments are cut at their segment size on the link, as a
+    /// NIC would.
+    pub offload: bool,
+    /// Every datagram each side emitted: (side, length, segment size).
+    pub transmits: Vec<(Side, usize, Option<u16>)>,
 }
 
 impl Pair {
@@ -90,6 +97,8 @@ impl Pair {
             events_a: Vec::new(),
             events_b: Vec::new(),
             listener: None,
+            offload: false,
+            transmits: Vec::new(),
         }
     }
 
@@ -103,18 +112,25 @@ impl Pair {
     /// Moves every packet each side wants to send onto the link (or into `held`).
     pub fn flush(&mut self) {
         let mut buf = vec![0u8; 65536];
+        let mut piece = vec![0u8; 65536];
         for side in [Side::A, Side::B] {
             loop {
                 let now = self.now;
-                let Some(n) = self.ep(side).poll_transmit(now, &mut buf) else { break };
-                let seg = Seg::decode(side, now, &buf[..n]).expect("we emit valid TCP");
-                self.log.push(seg.clone());
-                let hold = if side == Side::A { self.hold_a } else { self.hold_b };
-                if hold {
-                    self.held.push(seg);
+                let t = if self.offload {
+                    self.ep(side).poll_transmit_offload(now, &mut buf)
                 } else {
-                    let to = if side == Side::A { Side::B } else { Side::A };
-                    self.link.push((now + self.delay, to, buf[..n].to_vec()));
+                    self.ep(side).poll_transmit(now, &mut buf).map(|len| synack_core::Transmit {
+                        len,
+                        segment_size: None,
+                        partial_checksum: false,
+                    })
+                };
+                let Some(t) = t else { break };
+                self.transmits.push((side, t.len, t.segment_size));
+                let size = t.segment_size.map_or(65536, usize::from);
+                let mut cut = Segmenter::new(&buf[..t.len], size).expect("we emit valid TCP");
+                while let Some(n) = cut.next_into(&mut piece) {
+                    self.carry(side, &piece[..n]);
                 }
             }
         }
@@ -123,6 +139,20 @@ impl Pair {
         }
         while let Some(e) = self.b.poll_event() {
             self.events_b.push(e);
+        }
+    }
+
+    /// One datagram `side` sent goes onto the link (or into `held`).
+    fn carry(&mut self, side: Side, bytes: &[u8]) {
+        let now = self.now;
+        let seg = Seg::decode(side, now, bytes).expect("we emit valid TCP");
+        self.log.push(seg.clone());
+        let hold = if side == Side::A { self.hold_a } else { self.hold_b };
+        if hold {
+            self.held.push(seg);
+        } else {
+            let to = if side == Side::A { Side::B } else { Side::A };
+            self.link.push((now + self.delay, to, bytes.to_vec()));
         }
     }
 
