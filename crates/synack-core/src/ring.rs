@@ -126,7 +126,24 @@ impl RingBuf {
         self.head = if self.len == 0 && self.ahead == 0 { 0 } else { (self.head + n) % self.buf.len() };
     }
 
+    /// Hands up to `max` bytes from the front to `f` (in one or two
+    /// slices, in order) and drops them; returns the count.
+    pub fn pop_with(&mut self, max: usize, f: &mut dyn FnMut(&[u8])) -> usize {
+        let n = max.min(self.len);
+        let (a, b) = self.as_slices();
+        let from_a = n.min(a.len());
+        if from_a > 0 {
+            f(&a[..from_a]);
+        }
+        if n > from_a {
+            f(&b[..n - from_a]);
+        }
+        self.consume(n);
+        n
+    }
+
     /// Moves up to `dst.len()` bytes from the front into `dst`.
+    #[cfg(test)]
     pub fn pop_into(&mut self, dst: &mut [u8]) -> usize {
         let n = dst.len().min(self.len);
         self.copy_out(0, &mut dst[..n]);

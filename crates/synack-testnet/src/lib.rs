@@ -7,7 +7,7 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-use synack::{Device, Stack, StackConfig, TunDevice};
+use synack::{Device, Stack, StackConfig, TunDevice, TunOptions};
 
 /// The kernel's address in the namespace.
 pub const KERNEL_IP: &str = "10.7.0.1";
@@ -67,15 +67,23 @@ pub fn require() -> bool {
 }
 
 impl NetEnv {
-    /// A namespace with a TUN device moved into it; returns the device for the stack.
+    /// A namespace with a TUN device (with offload) moved into it; returns
+    /// the device for the stack.
     pub fn new() -> (NetEnv, TunDevice) {
+        Self::new_with(true)
+    }
+
+    /// [`NetEnv::new`] with segmentation and checksum offload on or off;
+    /// asking for offload fails the test if the kernel refuses it.
+    pub fn new_with(offload: bool) -> (NetEnv, TunDevice) {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}x{n}", std::process::id() % 100_000);
         let ns = format!("synack{id}");
         let tun = format!("sk{id}");
         must(&["ip", "netns", "add", &ns]);
         let env = NetEnv { ns, tun };
-        let dev = TunDevice::open(&env.tun, 1500).expect("open TUN");
+        let dev = TunDevice::open_with(&env.tun, TunOptions { mtu: 1500, offload }).expect("open TUN");
+        assert_eq!(dev.has_offload(), offload, "the kernel granted the offload asked for");
         env.setup_interface();
         (env, dev)
     }

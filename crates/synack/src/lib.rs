@@ -29,10 +29,20 @@
 #![warn(missing_docs)]
 
 pub mod device;
+mod driver;
+mod ip;
+mod lifecycle;
+mod listener;
+mod socket;
 mod stack;
-mod tcp;
+mod stream;
 
-pub use device::{pipe, Device, Faults, FaultyDevice, PcapTap, PipeDevice, TunDevice};
+pub use device::{
+    pipe, pipe_with_offload, Device, Faults, FaultyDevice, Offload, PcapTap, PipeDevice, RxMeta, TunDevice, TunOptions,
+    TxMeta,
+};
+pub use lifecycle::StopCause;
+pub use listener::TcpListener;
 pub use stack::{Stack, StackConfig, StackStats};
+pub use stream::{OwnedReadHalf, OwnedWriteHalf, TcpStream};
 pub use synack_core::{Config, CongestionControl, SynCookies};
-pub use tcp::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};

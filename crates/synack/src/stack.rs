@@ -1,18 +1,20 @@
-//! The stack: one synack-core endpoint driven by a tokio task over a device,
-//! with the IP layer around TCP (address filtering, ICMP echo, ICMP errors
-//! handed to the core) and the wakers of the sockets.
+//! The stack: one synack-core endpoint driven by a tokio task over a
+//! device. Who owns what (DESIGN.md): the driver task does all protocol
+//! work on the endpoint, which sits behind a lock that only it and
+//! control calls (bind, connect, accept, options, info) take; sockets read
+//! and write their own queues ([`crate::socket`]). Dropping the last handle
+//! (stack, listener or stream) stops the driver and closes the device.
 
 use crate::device::Device;
+use crate::lifecycle::StopCause;
+use crate::socket::{is_done, Socket};
 use std::collections::HashMap;
-use std::future::poll_fn;
-use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Poll, Waker};
+use std::task::Waker;
 use std::time::Duration;
-use synack_core::{CloseReason, ConnHandle, Endpoint, Event, Instant, ListenerHandle, State};
-use synack_wire::{IcmpKind, IcmpMessage, IpPacket, IpRepr, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP};
+use synack_core::{ConnHandle, Endpoint, Instant, ListenerHandle};
 use tokio::sync::Notify;
 
 /// How to build a [`Stack`].
@@ -20,16 +22,30 @@ use tokio::sync::Notify;
 pub struct StackConfig {
     /// The stack's own addresses (IPv4 and/or IPv6).
     pub addresses: Vec<IpAddr>,
-    /// The TCP configuration (MTU, buffers, timeouts, ...).
+    /// The TCP configuration (MTU, buffers, timeouts, ...). The MTU is
+    /// lowered to the device's, and `offload` is what the device offers
+    /// when [`StackConfig::offload`] is on.
     pub tcp: synack_core::Config,
-    /// Seed of the endpoint secret (ISNs, hashing); random when `None`.
+    /// Seed of the endpoint secret (ISNs, SYN cookies, hashing); when `None`,
+    /// drawn from the operating system's CSPRNG.
     pub secret: Option<u128>,
+    /// Use the device's segmentation and checksum offload if it has them
+    /// (on by default).
+    pub offload: bool,
+    /// Bytes a socket holds between the user and the core, each way.
+    pub socket_buffer: usize,
 }
 
 impl StackConfig {
     /// A configuration for these addresses with default TCP settings.
     pub fn new(addresses: Vec<IpAddr>) -> Self {
-        StackConfig { addresses, tcp: synack_core::Config::default(), secret: None }
+        StackConfig {
+            addresses,
+            tcp: synack_core::Config::default(),
+            secret: None,
+            offload: true,
+            socket_buffer: 256 * 1024,
+        }
     }
 }
 
@@ -64,244 +80,204 @@ pub struct StackStats {
     pub syn_cookies_sent: u64,
     /// Connections made from a returned SYN cookie.
     pub syn_cookies_accepted: u64,
+    /// TCP super-segments sent (segmentation offload).
+    pub super_segments_out: u64,
+    /// Coalesced TCP segments received (the device's GRO, or the kernel's TSO).
+    pub coalesced_in: u64,
 }
 
-/// Wakers of one connection's users.
-#[derive(Default)]
-pub(crate) struct ConnWakers {
-    pub read: Option<Waker>,
-    pub write: Option<Waker>,
-}
-
-/// Everything behind the stack's lock.
-pub(crate) struct Inner {
+/// The endpoint and what the driver keeps beside it, behind one lock.
+pub(crate) struct Core {
     pub ep: Endpoint,
     pub addresses: Vec<IpAddr>,
     /// Accept connections to any address (a transparent listener exists).
     pub any_destination: bool,
-    pub conns: HashMap<ConnHandle, ConnWakers>,
+    /// The sockets of live connections the user holds (or that finish sending).
+    pub sockets: HashMap<ConnHandle, Arc<Socket>>,
     pub accept_wakers: HashMap<ListenerHandle, Waker>,
     epoch: std::time::Instant,
     pub stats: StackStats,
-    pub stopping: bool,
     /// Replies built by the IP layer (ICMP echo), waiting for the driver.
-    replies: Vec<Vec<u8>>,
+    pub replies: Vec<Vec<u8>>,
+    /// Why the stack stopped, once it has.
+    pub stopped: Option<StopCause>,
 }
 
-impl Inner {
+impl Core {
     /// The core's clock: microseconds since the stack started.
     pub fn now(&self) -> Instant {
         Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
     }
 
-    fn instant_of(&self, t: Instant) -> tokio::time::Instant {
+    /// A core time as a tokio deadline.
+    pub fn instant_of(&self, t: Instant) -> tokio::time::Instant {
         tokio::time::Instant::from_std(self.epoch) + Duration::from_micros(t.as_micros())
     }
 
-    /// Wakes the users concerned by the endpoint's events.
-    pub fn dispatch_events(&mut self) {
-        while let Some(ev) = self.ep.poll_event() {
-            match ev {
-                Event::Incoming(l) => {
-                    tracing::debug!(listener = ?l, "connection established (passive)");
-                    if let Some(w) = self.accept_wakers.remove(&l) {
-                        w.wake();
-                    }
-                }
-                Event::Connected(h) => {
-                    tracing::debug!(conn = ?self.ep.tuple(h).ok(), "connection established");
-                    self.wake(h, true, true);
-                }
-                Event::Readable(h) | Event::Urgent(h) => self.wake(h, true, false),
-                Event::Writable(h) => self.wake(h, false, true),
-                Event::Closed(h, reason) => {
-                    match reason {
-                        CloseReason::Graceful => tracing::debug!(?h, "connection closed"),
-                        CloseReason::Error(e) => {
-                            self.stats.connections_failed += 1;
-                            tracing::info!(?h, error = %e, "connection closed with an error");
-                        }
-                    }
-                    self.wake(h, true, true);
-                }
-            }
-        }
-    }
-
-    fn wake(&mut self, h: ConnHandle, read: bool, write: bool) {
-        if let Some(w) = self.conns.get_mut(&h) {
-            if read {
-                if let Some(x) = w.read.take() {
-                    x.wake();
-                }
-            }
-            if write {
-                if let Some(x) = w.write.take() {
-                    x.wake();
-                }
-            }
-        }
-    }
-
-    /// The IP layer: one datagram from the device.
-    fn input(&mut self, packet: &[u8]) {
-        self.stats.packets_in += 1;
-        let Ok(ip) = IpPacket::parse(packet) else {
-            self.stats.dropped_malformed += 1;
-            return;
-        };
-        let dst = ip.dst();
-        let for_us = self.addresses.contains(&dst);
-        match ip.protocol() {
-            PROTO_TCP if for_us || self.any_destination => {
-                let now = self.now();
-                let before = self.ep.stats();
-                self.ep.handle_packet(now, packet);
-                let after = self.ep.stats();
-                self.stats.dropped_bad_checksum += after.bad_checksum - before.bad_checksum;
-                self.stats.segments_in += 1;
-            }
-            PROTO_ICMP | PROTO_ICMPV6 if for_us => self.icmp(&ip, packet),
-            PROTO_TCP | PROTO_ICMP | PROTO_ICMPV6 => self.stats.dropped_not_for_us += 1,
-            _ => self.stats.dropped_protocol += 1,
-        }
-    }
-
-    /// ICMP: answer echo requests; hand errors to the core.
-    fn icmp(&mut self, ip: &IpPacket<'_>, packet: &[u8]) {
-        let (src, dst) = (ip.src(), ip.dst());
-        let msg = match (src, dst) {
-            (IpAddr::V4(_), _) => IcmpMessage::parse_v4(ip.payload()),
-            (IpAddr::V6(s), IpAddr::V6(d)) => IcmpMessage::parse_v6(ip.payload(), s, d),
-            _ => return,
-        };
-        let Ok(msg) = msg else {
-            self.stats.dropped_malformed += 1;
-            return;
-        };
-        match msg.kind {
-            IcmpKind::EchoRequest { ident, seq } => {
-                let reply = IcmpMessage { kind: IcmpKind::EchoReply { ident, seq }, body: msg.body };
-                let mut icmp = vec![0u8; 8 + msg.body.len()];
-                let n = match (dst, src) {
-                    (IpAddr::V4(_), IpAddr::V4(_)) => reply.emit_v4(&mut icmp),
-                    (IpAddr::V6(s), IpAddr::V6(d)) => reply.emit_v6(&mut icmp, s, d),
-                    _ => return,
-                };
-                let Ok(n) = n else { return };
-                let proto = if dst.is_ipv4() { PROTO_ICMP } else { PROTO_ICMPV6 };
-                let hdr = IpRepr { src: dst, dst: src, protocol: proto, payload_len: n, hop_limit: 64 };
-                let mut out = vec![0u8; hdr.header_len() + n];
-                if let Ok(hl) = hdr.emit(&mut out) {
-                    out[hl..].copy_from_slice(&icmp[..n]);
-                    self.replies.push(out);
-                    self.stats.pings_answered += 1;
-                }
-            }
-            kind if kind.is_error() => {
-                let now = self.now();
-                self.ep.handle_packet(now, packet);
-            }
-            _ => {}
+    /// Fails with the stop cause once the stack stopped.
+    pub fn check_running(&self) -> io::Result<()> {
+        match &self.stopped {
+            Some(c) => Err(c.to_io()),
+            None => Ok(()),
         }
     }
 }
 
-/// Logs retransmissions with `tracing`, and passes everything to the user's tracer.
-struct LogTracer {
-    user: Option<Box<dyn synack_core::Tracer>>,
-}
-
-impl synack_core::Tracer for LogTracer {
-    fn packet(&mut self, now: Instant, dir: synack_core::Direction, bytes: &[u8]) {
-        if let Some(u) = self.user.as_mut() {
-            u.packet(now, dir, bytes);
-        }
-    }
-
-    fn state_change(&mut self, now: Instant, tuple: synack_core::FourTuple, from: State, to: State) {
-        if let Some(u) = self.user.as_mut() {
-            u.state_change(now, tuple, from, to);
-        }
-    }
-
-    fn retransmission(&mut self, now: Instant, tuple: synack_core::FourTuple, timeout: bool) {
-        tracing::debug!(local = %tuple.local, remote = %tuple.remote, timeout, "retransmission");
-        if let Some(u) = self.user.as_mut() {
-            u.retransmission(now, tuple, timeout);
-        }
-    }
-}
-
-/// What the driver shares with the sockets.
+/// What the driver shares with the handles.
 pub(crate) struct Shared {
-    inner: Mutex<Inner>,
-    /// Wakes the driver: there may be something to send.
+    core: Mutex<Core>,
+    /// Sockets that want the driver's attention.
+    service: Mutex<Vec<Arc<Socket>>>,
+    /// Wakes the driver: there may be something to do.
     pub notify: Notify,
+    /// The driver is asked to stop, for this reason.
+    stop_request: Mutex<Option<StopCause>>,
     /// Signals that the driver has stopped.
-    stopped: Notify,
+    pub stopped: Notify,
+    /// Bytes a socket's queues hold each way.
+    pub socket_buffer: usize,
 }
 
 impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// The core, locked.
+    pub fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks the driver to look at `sock` in its next pass.
+    pub fn request_service(&self, sock: &Arc<Socket>) {
+        if sock.mark_queued() {
+            self.service.lock().unwrap_or_else(|p| p.into_inner()).push(sock.clone());
+        }
+        self.notify.notify_one();
+    }
+
+    /// The sockets that asked for service since the last call.
+    pub fn take_service(&self, into: &mut Vec<Arc<Socket>>) {
+        let mut list = self.service.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::swap(&mut *list, into);
+    }
+
+    /// Asks the driver to stop for `cause` (the first cause wins).
+    pub fn request_stop(&self, cause: StopCause) {
+        let mut r = self.stop_request.lock().unwrap_or_else(|p| p.into_inner());
+        r.get_or_insert(cause);
+        drop(r);
+        self.notify.notify_one();
+    }
+
+    /// The stop the driver was asked for, if any.
+    pub fn stop_requested(&self) -> Option<StopCause> {
+        self.stop_request.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Records that the stack stopped: every socket and waiter learns why.
+    pub fn mark_stopped(&self, cause: StopCause) {
+        let mut wakers = Vec::new();
+        {
+            let mut core = self.lock();
+            if core.stopped.is_some() {
+                return;
+            }
+            core.stopped = Some(cause.clone());
+            for sock in core.sockets.values() {
+                sock.stop(&cause, &mut wakers);
+            }
+            wakers.extend(core.accept_wakers.drain().map(|(_, w)| w));
+        }
+        for w in wakers {
+            w.wake();
+        }
+        self.stopped.notify_waiters();
+    }
+}
+
+/// The user's hold on a stack: when the last one goes, the driver stops.
+pub(crate) struct Owner {
+    pub shared: Arc<Shared>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.shared.request_stop(StopCause::Dropped);
     }
 }
 
 /// A userspace TCP/IP stack on a device, driven by a tokio task.
 #[derive(Clone)]
 pub struct Stack {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) owner: Arc<Owner>,
 }
 
 impl std::fmt::Debug for Stack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stack").field("addresses", &self.shared.lock().addresses).finish_non_exhaustive()
+        f.debug_struct("Stack").field("addresses", &self.shared().lock().addresses).finish_non_exhaustive()
     }
+}
+
+/// Draws the endpoint secret from the operating system's CSPRNG.
+fn os_secret() -> u128 {
+    let mut b = [0u8; 16];
+    // getrandom fails only without any OS randomness source; then the
+    // stack cannot be secure, and must not pretend to be.
+    getrandom::fill(&mut b).expect("the operating system's random number generator is unavailable");
+    u128::from_ne_bytes(b)
 }
 
 impl Stack {
     /// Starts a stack on `device` (spawns its driver on the current tokio runtime).
     pub fn new<D: Device>(device: D, cfg: StackConfig) -> Stack {
-        let secret =
-            cfg.secret.unwrap_or_else(|| (u128::from(fastrand::u64(..)) << 64) | u128::from(fastrand::u64(..)));
+        let secret = cfg.secret.unwrap_or_else(os_secret);
         let mut tcp = cfg.tcp;
         tcp.mtu = tcp.mtu.min(u16::try_from(device.mtu()).unwrap_or(u16::MAX));
-        let mut inner = Inner {
-            ep: Endpoint::new(tcp, secret),
+        tcp.offload = if cfg.offload { device.offload() } else { Default::default() };
+        let mut ep = Endpoint::new(tcp, secret);
+        ep.set_tracer(Box::new(crate::driver::LogTracer { user: None }));
+        let core = Core {
+            ep,
             addresses: cfg.addresses,
             any_destination: false,
-            conns: HashMap::new(),
+            sockets: HashMap::new(),
             accept_wakers: HashMap::new(),
             epoch: std::time::Instant::now(),
             stats: StackStats::default(),
-            stopping: false,
             replies: Vec::new(),
+            stopped: None,
         };
-        inner.ep.set_tracer(Box::new(LogTracer { user: None }));
-        let shared = Arc::new(Shared { inner: Mutex::new(inner), notify: Notify::new(), stopped: Notify::new() });
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            service: Mutex::new(Vec::new()),
+            notify: Notify::new(),
+            stop_request: Mutex::new(None),
+            stopped: Notify::new(),
+            socket_buffer: cfg.socket_buffer.max(1),
+        });
         let span = tracing::info_span!("synack_stack", addresses = ?shared.lock().addresses);
-        tokio::spawn(tracing::Instrument::instrument(drive(shared.clone(), device), span));
-        Stack { shared }
+        tokio::spawn(tracing::Instrument::instrument(crate::driver::drive(shared.clone(), device), span));
+        Stack { owner: Arc::new(Owner { shared }) }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.owner.shared
     }
 
     /// Observes every segment in or out, every state change and every
     /// retransmission (the ladder of `synack --trace`). Retransmissions are
     /// also logged with `tracing` whether or not a tracer is set.
     pub fn set_tracer(&self, tracer: Box<dyn synack_core::Tracer>) {
-        self.shared.lock().ep.set_tracer(Box::new(LogTracer { user: Some(tracer) }));
+        self.shared().lock().ep.set_tracer(Box::new(crate::driver::LogTracer { user: Some(tracer) }));
     }
 
     /// The stack's addresses.
     pub fn addresses(&self) -> Vec<IpAddr> {
-        self.shared.lock().addresses.clone()
+        self.shared().lock().addresses.clone()
     }
 
     /// Counters.
     pub fn stats(&self) -> StackStats {
-        let inner = self.shared.lock();
-        let mut s = inner.stats;
-        let e = inner.ep.stats();
+        let core = self.shared().lock();
+        let mut s = core.stats;
+        let e = core.ep.stats();
         s.segments_out = e.packets_out;
         s.resets_sent = e.resets_for_closed;
         s.connections_opened = e.connections_opened;
@@ -312,159 +288,75 @@ impl Stack {
 
     /// Live connections (including TIME-WAIT).
     pub fn connection_count(&self) -> usize {
-        self.shared.lock().ep.connection_count()
+        self.shared().lock().ep.connection_count()
     }
 
     /// Graceful shutdown: every connection sends what it has queued and a
     /// FIN; returns when all have closed (TIME-WAIT counts as closed) or
     /// `timeout` passed, then stops the driver.
     pub async fn shutdown(&self, timeout: Duration) {
-        {
-            let mut inner = self.shared.lock();
-            let now = inner.now();
-            let handles: Vec<ConnHandle> = inner.conns.keys().copied().collect();
-            for h in handles {
-                let _ = inner.ep.shutdown(now, h);
+        let socks: Vec<Arc<Socket>> = self.shared().lock().sockets.values().cloned().collect();
+        for s in &socks {
+            if s.shutdown().unwrap_or(false) {
+                self.shared().request_service(s);
             }
         }
-        self.shared.notify.notify_one();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let done = {
-                let inner = self.shared.lock();
-                inner.conns.keys().all(|&h| matches!(inner.ep.state(h), Ok(State::Closed | State::TimeWait) | Err(_)))
+                let core = self.shared().lock();
+                core.stopped.is_some() || core.sockets.keys().all(|&h| is_done(core.ep.state(h)))
             };
             if done || tokio::time::Instant::now() >= deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        self.stop().await;
+        self.stop(StopCause::Shutdown).await;
     }
 
     /// Aborts: every connection is reset at once, then the driver stops.
     pub async fn abort(&self) {
         {
-            let mut inner = self.shared.lock();
-            let now = inner.now();
-            let handles: Vec<ConnHandle> = inner.conns.keys().copied().collect();
+            let mut core = self.shared().lock();
+            let now = core.now();
+            let handles: Vec<ConnHandle> = core.sockets.keys().copied().collect();
             for h in handles {
-                let _ = inner.ep.abort(now, h);
+                let _ = core.ep.abort(now, h);
             }
-            inner.dispatch_events();
         }
-        self.shared.notify.notify_one();
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        self.stop().await;
+        self.stop(StopCause::Aborted).await;
     }
 
-    async fn stop(&self) {
-        let stopped = self.shared.stopped.notified();
-        self.shared.lock().stopping = true;
-        self.shared.notify.notify_one();
+    /// Asks the driver to stop and waits (at most a second) until it has.
+    async fn stop(&self, cause: StopCause) {
+        let stopped = self.shared().stopped.notified();
+        tokio::pin!(stopped);
+        stopped.as_mut().enable();
+        if self.shared().lock().stopped.is_some() {
+            return;
+        }
+        self.shared().request_stop(cause);
         let _ = tokio::time::timeout(Duration::from_secs(1), stopped).await;
     }
-}
 
-/// Datagrams read from the device per wake-up; they go to the endpoint
-/// together, under one acquisition of the lock.
-const BATCH: usize = 64;
-
-/// Emitted datagram buffers kept for reuse (no allocation per packet).
-const SPARE_BUFFERS: usize = 256;
-
-/// The driver: moves datagrams between the device and the endpoint, runs
-/// the timers, and wakes sockets.
-async fn drive<D: Device>(shared: Arc<Shared>, mut dev: D) {
-    let mtu = dev.mtu().max(1280);
-    let mut rx: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; mtu + 64]).collect();
-    let mut rx_len = [0usize; BATCH];
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    let mut spare: Vec<Vec<u8>> = Vec::new();
-    let mut sleep = Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
-    loop {
-        // Timers, output and events, under the lock.
-        let next = {
-            let mut inner = shared.lock();
-            if inner.stopping {
-                break;
+    /// Waits until the stack has stopped, and says why.
+    pub async fn closed(&self) -> StopCause {
+        loop {
+            let stopped = self.shared().stopped.notified();
+            tokio::pin!(stopped);
+            stopped.as_mut().enable();
+            if let Some(c) = self.error() {
+                return c;
             }
-            let now = inner.now();
-            if inner.ep.poll_timeout().is_some_and(|t| t <= now) {
-                inner.ep.handle_timeout(now);
-            }
-            out.append(&mut inner.replies);
-            // Datagrams to our own addresses loop back, as on the kernel's
-            // loopback; whatever they cause is sent in the same pass.
-            loop {
-                let mut buf = spare.pop().unwrap_or_default();
-                buf.resize(mtu + 64, 0);
-                let Some(n) = inner.ep.poll_transmit(now, &mut buf) else {
-                    spare.push(buf);
-                    break;
-                };
-                buf.truncate(n);
-                if IpPacket::parse(&buf).is_ok_and(|ip| inner.addresses.contains(&ip.dst())) {
-                    inner.input(&buf);
-                    spare.push(buf);
-                } else {
-                    out.push(buf);
-                }
-            }
-            inner.stats.packets_out += out.len() as u64;
-            inner.dispatch_events();
-            inner.ep.poll_timeout().map(|t| inner.instant_of(t))
-        };
-        for p in out.drain(..) {
-            if let Err(e) = poll_fn(|cx| dev.poll_send(cx, &p)).await {
-                tracing::warn!(error = %e, "device send failed");
-            }
-            if spare.len() < SPARE_BUFFERS {
-                spare.push(p);
-            }
-        }
-        sleep.as_mut().reset(next.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)));
-        // Wait for datagrams, a timer, or a socket that has something to send.
-        let notified = shared.notify.notified();
-        tokio::pin!(notified);
-        let r = poll_fn(|cx| {
-            let mut got = 0;
-            let mut failed = None;
-            while got < BATCH {
-                match dev.poll_recv(cx, &mut rx[got]) {
-                    Poll::Ready(Ok(n)) => {
-                        rx_len[got] = n;
-                        got += 1;
-                    }
-                    Poll::Ready(Err(e)) => {
-                        failed = Some(e);
-                        break;
-                    }
-                    Poll::Pending => break,
-                }
-            }
-            if got > 0 {
-                let mut inner = shared.lock();
-                for (buf, &n) in rx.iter().zip(&rx_len[..got]) {
-                    inner.input(&buf[..n]);
-                }
-            }
-            if let Some(e) = failed {
-                return Poll::Ready(Err(e));
-            }
-            if got > 0 || notified.as_mut().poll(cx).is_ready() || sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Ok(()));
-            }
-            Poll::Pending
-        })
-        .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "device receive failed; the stack stops");
-            break;
+            stopped.await;
         }
     }
-    shared.stopped.notify_waiters();
-    shared.stopped.notify_one();
+
+    /// Why the stack stopped, once it has; `None` while it runs.
+    pub fn error(&self) -> Option<StopCause> {
+        self.shared().lock().stopped.clone()
+    }
 }
 
 /// Maps a core error to the `io::Error` a `tokio::net` user expects.

@@ -52,10 +52,15 @@ fn sha(b: &[u8]) -> String {
 /// A namespace and a synack stack on its TUN device, or None when the
 /// environment cannot run the test (see synack-testnet).
 fn setup() -> Option<(NetEnv, synack::Stack)> {
+    setup_with(true)
+}
+
+/// [`setup`] with the TUN device's offload on or off.
+fn setup_with(offload: bool) -> Option<(NetEnv, synack::Stack)> {
     if !netenv::require() {
         return None;
     }
-    let (env, dev) = NetEnv::new();
+    let (env, dev) = NetEnv::new_with(offload);
     Some((env, NetEnv::stack(dev)))
 }
 
@@ -86,13 +91,30 @@ async fn kernel_pings_the_stack() {
     assert_eq!(stack.stats().pings_answered, 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kernel_client_echoes_100_mb_through_synack() {
-    let Some((env, stack)) = setup() else { return };
+/// A kernel client echoes 100 MB through synack; with offload the kernel's
+/// TSO segments arrive whole and synack answers with super-segments.
+async fn echo_100_mb(offload: bool) {
+    let Some((env, stack)) = setup_with(offload) else { return };
     echo_server(&stack).await;
     let code = python_echo_client(SYNACK_IP, 100 * MB);
     let out = tokio::task::spawn_blocking(move || env.python(&code, Duration::from_secs(120))).await.unwrap();
     assert_eq!(out.trim(), echoed(100 * MB));
+    let st = stack.stats();
+    if offload {
+        assert!(st.super_segments_out > 100 && st.coalesced_in > 100, "offload in use: {st:?}");
+    } else {
+        assert_eq!((st.super_segments_out, st.coalesced_in), (0, 0), "{st:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_client_echoes_100_mb_through_synack() {
+    echo_100_mb(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_client_echoes_100_mb_through_synack_without_offload() {
+    echo_100_mb(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,10 +429,20 @@ async fn attaches_to_an_existing_persistent_tun_device() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipv6_with_the_kernel_ping_and_echo() {
+    ipv6_ping_and_echo(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_with_the_kernel_ping_and_echo_without_offload() {
+    ipv6_ping_and_echo(false).await;
+}
+
+/// Ping and a 10 MB echo over IPv6, with the TUN device's offload on or off.
+async fn ipv6_ping_and_echo(offload: bool) {
     if !netenv::require() {
         return;
     }
-    let (env, dev) = NetEnv::new();
+    let (env, dev) = NetEnv::new_with(offload);
     env.add_ipv6();
     let v6 = synack_testnet::SYNACK_IP6;
     let stack =
@@ -432,4 +464,6 @@ async fn ipv6_with_the_kernel_ping_and_echo() {
     .unwrap();
     assert!(ping.status.success(), "{}", String::from_utf8_lossy(&ping.stdout));
     assert_eq!(out.trim(), echoed(10 * MB));
+    assert_eq!(stack.stats().super_segments_out > 0, offload, "{:?}", stack.stats());
 }
+

@@ -339,15 +339,15 @@ async fn connect_succeeds_when_the_reset_comes_right_after_the_handshake() {
     let stack = c.clone();
     let connecting = tokio::spawn(async move { TcpStream::connect(&stack, addr("10.0.0.2:80")).await });
     let mut syn = vec![0u8; 1500];
-    let n = std::future::poll_fn(|cx| peer.poll_recv(cx, &mut syn)).await.unwrap();
+    let n = std::future::poll_fn(|cx| peer.poll_recv(cx, &mut syn)).await.unwrap().len;
     let ip = synack_wire::IpPacket::parse(&syn[..n]).unwrap();
     let tcp = synack_wire::TcpPacket::parse(ip.payload()).unwrap();
     let from = SocketAddr::new(ip.src(), tcp.src_port());
     // The SYN-ACK and a RST arrive together, before connect looks again.
     let synack = raw_segment(from, 5000, tcp.seq() + 1, synack_wire::TcpFlags::SYN | synack_wire::TcpFlags::ACK);
     let rst = raw_segment(from, 5001, 0, synack_wire::TcpFlags::RST);
-    std::future::poll_fn(|cx| peer.poll_send(cx, &synack)).await.unwrap();
-    std::future::poll_fn(|cx| peer.poll_send(cx, &rst)).await.unwrap();
+    std::future::poll_fn(|cx| peer.poll_send(cx, &synack, Default::default())).await.unwrap();
+    std::future::poll_fn(|cx| peer.poll_send(cx, &rst, Default::default())).await.unwrap();
     let mut s = connecting.await.unwrap().expect("connected, as a kernel socket would be");
     let e = s.read(&mut [0u8; 8]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionReset);

@@ -129,8 +129,24 @@ impl Connection {
 
     /// The user's RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.
     pub(crate) fn recv(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Result<usize, Error> {
-        if !self.rcv_buf.is_empty() && !buf.is_empty() {
-            let n = self.rcv_buf.pop_into(buf);
+        let mut at = 0;
+        self.recv_with(now, cfg, buf.len(), &mut |s| {
+            buf[at..at + s.len()].copy_from_slice(s);
+            at += s.len();
+        })
+    }
+
+    /// RECEIVE that hands up to `max` bytes to `f` as slices of the receive
+    /// buffer (one copy, wherever the caller keeps them).
+    pub(crate) fn recv_with(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        max: usize,
+        f: &mut dyn FnMut(&[u8]),
+    ) -> Result<usize, Error> {
+        if !self.rcv_buf.is_empty() && max > 0 {
+            let n = self.rcv_buf.pop_with(max, f);
             if self.rcv_buf.is_empty() {
                 self.note_drained(now);
             }

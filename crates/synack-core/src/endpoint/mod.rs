@@ -419,6 +419,20 @@ impl Endpoint {
         self.with_conn(now, idx, |c, cfg| c.recv(now, cfg, buf))
     }
 
+    /// RECEIVE into wherever the caller keeps data: up to `max` bytes go to
+    /// `f` as slices of the receive buffer (one or two), with no copy
+    /// through a scratch buffer. `Ok(0)` is end of stream.
+    pub fn recv_with(
+        &mut self,
+        now: Instant,
+        h: ConnHandle,
+        max: usize,
+        mut f: impl FnMut(&[u8]),
+    ) -> Result<usize, Error> {
+        let idx = self.check(h)?;
+        self.with_conn(now, idx, |c, cfg| c.recv_with(now, cfg, max, &mut f))
+    }
+
     /// Shuts down the write side: FIN after the queued data (CLOSE of §3.10.4, half-close).
     pub fn shutdown(&mut self, now: Instant, h: ConnHandle) -> Result<(), Error> {
         let idx = self.check(h)?;

@@ -1,8 +1,10 @@
 //! Fault injection in the device layer, as smoltcp's examples place it:
 //! loss, duplication, reordering, delay with jitter, corruption and a rate
 //! limit with a tail-drop queue, each direction on its own, from one seed.
+//! Faults strike segments: the stack above sees a device without offload,
+//! and super-segments from the device below are cut into segments first.
 
-use super::Device;
+use super::{for_each_segment, Device, RxMeta, TxMeta};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
@@ -141,7 +143,7 @@ impl<D: Device> FaultyDevice<D> {
     /// Wraps `inner`: `outbound` applies to what the stack sends, `inbound`
     /// to what it receives; `seed` makes the faults repeatable.
     pub fn new(inner: D, outbound: Faults, inbound: Faults, seed: u64) -> Self {
-        let rx = vec![0; inner.mtu().max(1500) + 64];
+        let rx = vec![0; inner.max_datagram().max(1500) + 64];
         FaultyDevice {
             inner,
             outbound: Lane::new(outbound),
@@ -164,7 +166,7 @@ impl<D: Device> FaultyDevice<D> {
                     None => return Ok(()),
                 },
             };
-            match self.inner.poll_send(cx, &p) {
+            match self.inner.poll_send(cx, &p, TxMeta::default()) {
                 Poll::Ready(r) => r?,
                 Poll::Pending => {
                     self.stalled = Some(p);
@@ -176,7 +178,7 @@ impl<D: Device> FaultyDevice<D> {
 }
 
 impl<D: Device> Device for FaultyDevice<D> {
-    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<RxMeta>> {
         loop {
             if let Err(e) = self.flush_out(cx) {
                 return Poll::Ready(Err(e));
@@ -185,12 +187,16 @@ impl<D: Device> Device for FaultyDevice<D> {
             if let Some(p) = self.inbound.pop_due(now) {
                 let n = p.len().min(buf.len());
                 buf[..n].copy_from_slice(&p[..n]);
-                return Poll::Ready(Ok(n));
+                return Poll::Ready(Ok(RxMeta::plain(n)));
             }
             match self.inner.poll_recv(cx, &mut self.rx) {
-                Poll::Ready(Ok(n)) => {
-                    let packet = self.rx[..n].to_vec();
-                    self.inbound.admit(&mut self.rng, now, &packet);
+                Poll::Ready(Ok(meta)) => {
+                    let tx = TxMeta {
+                        segment_size: meta.info.segment_size,
+                        partial_checksum: meta.partial_checksum.is_some(),
+                    };
+                    let (lane, rng) = (&mut self.inbound, &mut self.rng);
+                    for_each_segment(&self.rx[..meta.len], tx, |seg| lane.admit(rng, now, seg));
                     continue;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -210,9 +216,10 @@ impl<D: Device> Device for FaultyDevice<D> {
         }
     }
 
-    fn poll_send(&mut self, cx: &mut Context<'_>, packet: &[u8]) -> Poll<io::Result<()>> {
+    fn poll_send(&mut self, cx: &mut Context<'_>, packet: &[u8], meta: TxMeta) -> Poll<io::Result<()>> {
         let now = Instant::now();
-        self.outbound.admit(&mut self.rng, now, packet);
+        let (lane, rng) = (&mut self.outbound, &mut self.rng);
+        for_each_segment(packet, meta, |seg| lane.admit(rng, now, seg));
         Poll::Ready(self.flush_out(cx))
     }
 

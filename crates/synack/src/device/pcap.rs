@@ -1,8 +1,10 @@
 //! A pcap tap: records every datagram a device sends or receives, as
 //! LINKTYPE_RAW, for tshark and Wireshark. Records are flushed every few
-//! packets and when the tap is dropped.
+//! packets and when the tap is dropped. With offload, super-segments are
+//! recorded whole (as tcpdump shows them on the interface), and partial
+//! checksums are completed in the record so that the capture reads clean.
 
-use super::Device;
+use super::{Device, Offload, RxMeta, TxMeta};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -19,6 +21,8 @@ pub struct PcapTap<D> {
     inner: D,
     out: BufWriter<File>,
     unflushed: u32,
+    /// A copy of a datagram whose checksum is completed for the record.
+    scratch: Vec<u8>,
 }
 
 impl<D: Device> PcapTap<D> {
@@ -34,7 +38,21 @@ impl<D: Device> PcapTap<D> {
         out.write_all(&65535u32.to_le_bytes())?;
         out.write_all(&LINKTYPE_RAW.to_le_bytes())?;
         out.flush()?;
-        Ok(PcapTap { inner, out, unflushed: 0 })
+        Ok(PcapTap { inner, out, unflushed: 0, scratch: Vec::new() })
+    }
+
+    /// Records `packet`, completing a partial checksum at `(start, offset)` first.
+    fn record_completed(&mut self, packet: &[u8], partial: Option<(u16, u16)>) {
+        let Some((start, offset)) = partial else {
+            self.record(packet);
+            return;
+        };
+        let mut copy = std::mem::take(&mut self.scratch);
+        copy.clear();
+        copy.extend_from_slice(packet);
+        let _ = synack_wire::offload::complete_checksum(&mut copy, usize::from(start), usize::from(offset));
+        self.record(&copy);
+        self.scratch = copy;
     }
 
     fn record(&mut self, packet: &[u8]) {
@@ -61,23 +79,32 @@ impl<D> Drop for PcapTap<D> {
 }
 
 impl<D: Device> Device for PcapTap<D> {
-    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<RxMeta>> {
         let r = self.inner.poll_recv(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.record(&buf[..n]);
+        if let Poll::Ready(Ok(meta)) = r {
+            self.record_completed(&buf[..meta.len], meta.partial_checksum);
         }
         r
     }
 
-    fn poll_send(&mut self, cx: &mut Context<'_>, packet: &[u8]) -> Poll<io::Result<()>> {
-        let r = self.inner.poll_send(cx, packet);
+    fn poll_send(&mut self, cx: &mut Context<'_>, packet: &[u8], meta: TxMeta) -> Poll<io::Result<()>> {
+        let r = self.inner.poll_send(cx, packet, meta);
         if let Poll::Ready(Ok(())) = r {
-            self.record(packet);
+            let partial = meta.partial_checksum.then(|| super::tcp_checksum_at(packet));
+            self.record_completed(packet, partial);
         }
         r
     }
 
     fn mtu(&self) -> usize {
         self.inner.mtu()
+    }
+
+    fn offload(&self) -> Offload {
+        self.inner.offload()
+    }
+
+    fn max_datagram(&self) -> usize {
+        self.inner.max_datagram()
     }
 }

@@ -1,0 +1,104 @@
+//! `TcpListener` over a [`Stack`], shaped like `tokio::net::TcpListener`.
+
+use crate::socket::Socket;
+use crate::stack::{io_error, Owner, Stack};
+use crate::stream::TcpStream;
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use synack_core::{Error, ListenerHandle};
+
+/// Connections a listener keeps waiting for `accept`.
+const BACKLOG: usize = 1024;
+
+/// A listening socket.
+pub struct TcpListener {
+    owner: Arc<Owner>,
+    handle: ListenerHandle,
+    addr: SocketAddr,
+    transparent: bool,
+}
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpListener").field("addr", &self.addr).finish()
+    }
+}
+
+impl TcpListener {
+    /// Listens on `addr`; an unspecified IP accepts for every address of the stack.
+    pub async fn bind(stack: &Stack, addr: SocketAddr) -> io::Result<TcpListener> {
+        let mut core = stack.shared().lock();
+        core.check_running()?;
+        if !addr.ip().is_unspecified() && !core.addresses.contains(&addr.ip()) {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("{} is not an address of this stack", addr.ip()),
+            ));
+        }
+        let handle = core.ep.listen(addr, BACKLOG).map_err(io_error)?;
+        Ok(TcpListener { owner: stack.owner.clone(), handle, addr, transparent: false })
+    }
+
+    /// Accepts connections to any destination address and port (what a
+    /// transparent proxy on a TUN device needs); each accepted stream's
+    /// `local_addr` is the destination the peer asked for.
+    pub async fn bind_transparent(stack: &Stack) -> io::Result<TcpListener> {
+        let mut core = stack.shared().lock();
+        core.check_running()?;
+        let handle = core.ep.listen_any(BACKLOG).map_err(io_error)?;
+        core.any_destination = true;
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+        Ok(TcpListener { owner: stack.owner.clone(), handle, addr, transparent: true })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.addr)
+    }
+
+    /// Waits for a connection; returns it and the peer's address.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let shared = &self.owner.shared;
+        let mut core = shared.lock();
+        core.check_running()?;
+        match core.ep.accept(self.handle) {
+            Ok(h) => {
+                let peer = core.ep.tuple(h).map_err(io_error)?.remote;
+                let sock = Socket::new(h, true, shared.socket_buffer, shared.socket_buffer);
+                core.sockets.insert(h, sock.clone());
+                drop(core);
+                // Data (even a FIN) may already wait in the core.
+                shared.request_service(&sock);
+                Poll::Ready(Ok((TcpStream::new(self.owner.clone(), sock), peer)))
+            }
+            Err(Error::WouldBlock) => {
+                core.accept_wakers.insert(self.handle, cx.waker().clone());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(io_error(e))),
+        }
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        let shared = &self.owner.shared;
+        let mut core = shared.lock();
+        let now = core.now();
+        let _ = core.ep.close_listener(now, self.handle);
+        core.accept_wakers.remove(&self.handle);
+        if self.transparent {
+            core.any_destination = false;
+        }
+        drop(core);
+        shared.notify.notify_one();
+    }
+}
