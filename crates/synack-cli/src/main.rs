@@ -2,6 +2,7 @@
 
 mod demo;
 mod drill;
+mod http;
 mod ladder;
 mod net;
 mod units;

@@ -2,13 +2,10 @@
 
 use crate::ladder::{Entry, Ladder, Style};
 use crate::units;
-use bytes::Bytes;
 use clap::{Args, Subcommand};
-use http_body_util::Full;
-use hyper::{Request, Response, StatusCode};
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -199,7 +196,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
                     let echo = matches!(args.service, Service::Echo);
                     tokio::spawn(async move {
                         let r = match dir {
-                            Some(dir) => http(stream, dir).await,
+                            Some(dir) => crate::http::serve_connection(stream, dir).await,
                             None if echo => echo_conn(stream).await,
                             None => discard(stream).await,
                         };
@@ -236,43 +233,6 @@ async fn discard(mut s: TcpStream) -> std::io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     while s.read(&mut buf).await? > 0 {}
     s.shutdown().await
-}
-
-/// Serves files with hyper over a synack stream.
-async fn http(s: TcpStream, dir: Arc<PathBuf>) -> std::io::Result<()> {
-    let io = hyper_util::rt::TokioIo::new(s);
-    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-        let dir = dir.clone();
-        async move { Ok::<_, std::convert::Infallible>(file_response(&dir, req.uri().path()).await) }
-    });
-    hyper::server::conn::http1::Builder::new().serve_connection(io, service).await.map_err(std::io::Error::other)
-}
-
-async fn file_response(dir: &Path, path: &str) -> Response<Full<Bytes>> {
-    let rel = Path::new(path.trim_start_matches('/'));
-    let status = |code: StatusCode, text: &str| {
-        let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
-        *r.status_mut() = code;
-        r
-    };
-    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return status(StatusCode::FORBIDDEN, "forbidden");
-    }
-    let full = if rel.as_os_str().is_empty() { dir.to_path_buf() } else { dir.join(rel) };
-    if full.is_dir() {
-        let mut names = Vec::new();
-        if let Ok(mut rd) = tokio::fs::read_dir(&full).await {
-            while let Ok(Some(e)) = rd.next_entry().await {
-                names.push(e.file_name().to_string_lossy().into_owned());
-            }
-        }
-        names.sort();
-        return Response::new(Full::new(Bytes::from(names.join("\n") + "\n")));
-    }
-    match tokio::fs::read(&full).await {
-        Ok(data) => Response::new(Full::new(Bytes::from(data))),
-        Err(_) => status(StatusCode::NOT_FOUND, "not found"),
-    }
 }
 
 /// Runs `synack connect`: stdin to the connection, the connection to stdout,

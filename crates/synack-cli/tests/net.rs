@@ -198,3 +198,92 @@ fn without_cap_net_admin_the_error_names_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CAP_NET_ADMIN"), "{err}");
 }
+
+/// The server's peak resident memory (VmHWM) in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn serve_http_answers_head_ranges_and_media_types() {
+    if !synack_testnet::require() {
+        return;
+    }
+    let dir = temp_dir("ranges");
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("data.bin"), &data).unwrap();
+    std::fs::write(dir.join("page.html"), "<p>hi</p>").unwrap();
+    let tun = tun_name();
+    let mut child = serve(&tun, &[], &["http", "--dir", dir.to_str().unwrap()]);
+    let env = adopt_when_ready(&tun, &mut child);
+    let url = |p: &str| format!("http://{SYNACK_IP}/{p}");
+    let curl = |args: &[&str]| {
+        let mut full = vec!["curl", "-sS", "--retry", "5", "--retry-connrefused"];
+        full.extend_from_slice(args);
+        env.exec_ok(&full).stdout
+    };
+    let head = String::from_utf8(curl(&["-I", &url("page.html")])).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-length: 9") && head.contains("content-type: text/html"), "{head}");
+    assert!(head.contains("accept-ranges: bytes"), "{head}");
+    let part = curl(&["-r", "100-199", &url("data.bin")]);
+    assert_eq!(part, &data[100..200]);
+    let tail = curl(&["-H", "Range: bytes=-10", &url("data.bin")]);
+    assert_eq!(tail, &data[9_990..]);
+    let status = |args: &[&str]| {
+        let mut full = vec!["-o", "/dev/null", "-w", "%{http_code} %{content_type}"];
+        full.extend_from_slice(args);
+        String::from_utf8(curl(&full)).unwrap()
+    };
+    assert!(status(&["-r", "100-199", &url("data.bin")]).starts_with("206 application/octet-stream"));
+    assert!(status(&["-H", "Range: bytes=20000-", &url("data.bin")]).starts_with("416"));
+    assert!(status(&["-X", "POST", &url("data.bin")]).starts_with("405"));
+    assert!(status(&["--path-as-is", &url("../etc/passwd")]).starts_with("403"), "no way out of --dir");
+    interrupt(child);
+    drop(env);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn serve_http_streams_a_file_larger_than_it_keeps_in_memory() {
+    if !synack_testnet::require() {
+        return;
+    }
+    let dir = temp_dir("huge");
+    // A sparse 4 GiB file: no disk, but 4 GiB to read and send.
+    let size: u64 = 4 << 30;
+    std::fs::File::create(dir.join("huge.bin")).unwrap().set_len(size).unwrap();
+    let tun = tun_name();
+    let mut child = serve(&tun, &[], &["http", "--dir", dir.to_str().unwrap()]);
+    let env = adopt_when_ready(&tun, &mut child);
+    let out = env.exec_ok(&[
+        "curl",
+        "-sSf",
+        "--retry",
+        "5",
+        "--retry-connrefused",
+        "--max-time",
+        "300",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download} %{speed_download}",
+        &format!("http://{SYNACK_IP}/huge.bin"),
+    ]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut it = report.split_whitespace();
+    assert_eq!(it.next(), Some(size.to_string().as_str()), "{report}");
+    let speed: f64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    println!("curl downloaded 4 GiB at {:.2} Gbit/s", speed * 8.0 / 1e9);
+    let peak = peak_rss_kib(child.id());
+    println!("server peak RSS: {} MiB", peak / 1024);
+    assert!(peak > 0 && peak < 200 * 1024, "memory stays flat: peak {peak} KiB");
+    interrupt(child);
+    drop(env);
+    std::fs::remove_dir_all(dir).unwrap();
+}

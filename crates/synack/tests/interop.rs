@@ -466,4 +466,3 @@ async fn ipv6_ping_and_echo(offload: bool) {
     assert_eq!(out.trim(), echoed(10 * MB));
     assert_eq!(stack.stats().super_segments_out > 0, offload, "{:?}", stack.stats());
 }
-
