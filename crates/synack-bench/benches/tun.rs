@@ -1,9 +1,14 @@
 //! Throughput over TUN against the Linux kernel, in one run: synack in both
-//! directions, smoltcp 0.14 in both directions, and kernel-to-kernel over a
-//! veth pair for reference. Each case moves 256 MiB over one connection; the
-//! kernel side is Python in a network namespace (large sendall/recv_into
-//! calls, so the kernel's TCP, not Python, does the work). Needs root:
-//! `cargo bench -p synack-bench --bench tun`.
+//! directions with and without offload, smoltcp 0.14 in both directions,
+//! and kernel-to-kernel over a veth pair for reference. Each case moves 256
+//! MiB over one connection; the kernel side is Python in a network
+//! namespace (large sendall/recv_into calls, so the kernel's TCP, not
+//! Python, does the work). Then HTTP: `curl` downloading 1 GiB and
+//! ApacheBench (1 KiB file, 32 clients, with and without keep-alive)
+//! against synack's `serve http` file server and against nginx on the
+//! kernel over veth; skipped with a message when `ab` or `nginx` is
+//! missing. Needs root: `cargo bench -p synack-bench --bench tun`
+//! (`-- net` or `-- http` runs one half).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -158,6 +163,88 @@ fn smoltcp_case() -> (f64, f64) {
 
 /// Kernel to kernel over a veth pair between two namespaces.
 fn veth_case() -> f64 {
+    let (a, b) = veth_pair();
+    let _sink = b.spawn(&["/usr/bin/python3", "-c", &py_sink(5003)]);
+    std::thread::sleep(Duration::from_millis(300));
+    py(&a, &py_send("10.9.0.2", 5003))
+}
+
+/// A directory with the files the HTTP cases serve: 1k.bin and a sparse 1g.bin.
+fn www() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("synack-bench-www-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("1k.bin"), vec![b'a'; 1024]).unwrap();
+    std::fs::File::create(d.join("1g.bin")).unwrap().set_len(1 << 30).unwrap();
+    // Read it once: the page cache then holds it for every server alike.
+    let _ = Command::new("cat").arg(d.join("1g.bin")).stdout(std::process::Stdio::null()).status();
+    let _ = Command::new("chmod").args(["-R", "a+rX", d.to_str().unwrap()]).status();
+    d
+}
+
+/// `curl` downloads 1 GiB from `host`; returns Gbit/s.
+fn curl_gigabyte(env: &NetEnv, host: &str) -> f64 {
+    let out = env.exec_ok(&[
+        "curl",
+        "-sSf",
+        "--retry",
+        "5",
+        "--retry-connrefused",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{speed_download}",
+        &format!("http://{host}/1g.bin"),
+    ]);
+    String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().expect("curl speed") * 8.0 / 1e9
+}
+
+/// ApacheBench: 1 KiB requests from 32 clients; returns requests per second.
+fn ab(env: &NetEnv, host: &str, keepalive: bool) -> f64 {
+    let mut args = vec!["ab", "-q", "-n", "50000", "-c", "32"];
+    if keepalive {
+        args.push("-k");
+    }
+    let url = format!("http://{host}/1k.bin");
+    args.push(&url);
+    let out = env.exec_ok(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("Requests per second")).expect("ab's figure");
+    line.split_whitespace().nth(3).and_then(|v| v.parse().ok()).expect("requests per second")
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// HTTP figures of one server: curl Gbit/s, ab requests/s without and with keep-alive.
+struct HttpFigures {
+    curl: f64,
+    ab_close: Option<f64>,
+    ab_keepalive: Option<f64>,
+}
+
+/// synack's `serve http` file server on a TUN device.
+async fn http_synack(dir: std::path::PathBuf, with_ab: bool) -> HttpFigures {
+    let (env, dev) = NetEnv::new();
+    let stack = Stack::new(dev, StackConfig::new(vec![SYNACK_IP.parse().unwrap()]));
+    let l = TcpListener::bind(&stack, SocketAddr::new(SYNACK_IP.parse().unwrap(), 80)).await.unwrap();
+    let dir = std::sync::Arc::new(dir);
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(synack_cli::http::serve_connection(s, dir.clone()));
+        }
+    });
+    tokio::task::spawn_blocking(move || HttpFigures {
+        curl: curl_gigabyte(&env, SYNACK_IP),
+        ab_close: with_ab.then(|| ab(&env, SYNACK_IP, false)),
+        ab_keepalive: with_ab.then(|| ab(&env, SYNACK_IP, true)),
+    })
+    .await
+    .unwrap()
+}
+
+/// A veth pair between two namespaces: (client side, server side).
+fn veth_pair() -> (NetEnv, NetEnv) {
     let a = NetEnv::bare();
     let b = NetEnv::bare();
     let (va, vb) = (format!("va{}", std::process::id() % 100_000), format!("vb{}", std::process::id() % 100_000));
@@ -167,9 +254,65 @@ fn veth_case() -> f64 {
     b.exec_ok(&["ip", "addr", "add", "10.9.0.2/24", "dev", &vb]);
     a.exec_ok(&["ip", "link", "set", &va, "up"]);
     b.exec_ok(&["ip", "link", "set", &vb, "up"]);
-    let _sink = b.spawn(&["/usr/bin/python3", "-c", &py_sink(5003)]);
-    std::thread::sleep(Duration::from_millis(300));
-    py(&a, &py_send("10.9.0.2", 5003))
+    (a, b)
+}
+
+/// nginx on the kernel, over veth, serving the same directory.
+fn http_nginx(dir: &std::path::Path) -> HttpFigures {
+    let (a, b) = veth_pair();
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes auto;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+events {{ worker_connections 4096; }}\n\
+http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;\n\
+server {{ listen 10.9.0.2:80; root {d}; }} }}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let _nginx = b.spawn(&["nginx", "-p", dir.to_str().unwrap(), "-c", conf.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(500));
+    HttpFigures {
+        curl: curl_gigabyte(&a, "10.9.0.2"),
+        ab_close: Some(ab(&a, "10.9.0.2", false)),
+        ab_keepalive: Some(ab(&a, "10.9.0.2", true)),
+    }
+}
+
+fn http_cases(rt: &tokio::runtime::Runtime) {
+    let dir = www();
+    let with_ab = have("ab");
+    if !with_ab {
+        println!("ApacheBench skipped: `ab` is not installed (Debian: apache2-utils)");
+    }
+    let ours = rt.block_on(http_synack(dir.clone(), with_ab));
+    let theirs = if have("nginx") && with_ab {
+        Some(http_nginx(&dir))
+    } else {
+        println!("nginx skipped: `nginx` or `ab` is not installed (Debian: nginx, apache2-utils)");
+        None
+    };
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => format!("{:.2}x nginx", a / b),
+        _ => String::new(),
+    };
+    let nginx = |f: fn(&HttpFigures) -> Option<f64>| theirs.as_ref().and_then(f);
+    println!(
+        "curl 1 GiB:         synack serve http {:6.2} Gbit/s   nginx over veth {}   {}",
+        ours.curl,
+        nginx(|h| Some(h.curl)).map_or("-".into(), |v| format!("{v:6.2} Gbit/s")),
+        ratio(Some(ours.curl), nginx(|h| Some(h.curl)))
+    );
+    for (what, o, n) in [
+        ("ab, new connection", ours.ab_close, nginx(|h| h.ab_close)),
+        ("ab, keep-alive    ", ours.ab_keepalive, nginx(|h| h.ab_keepalive)),
+    ] {
+        let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:9.0} req/s"));
+        println!("{what}: synack serve http {}   nginx over veth {}   {}", show(o), show(n), ratio(o, n));
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn main() {
@@ -177,8 +320,19 @@ fn main() {
         println!("skipped: {why}");
         return;
     }
-    println!("Throughput over TUN against the Linux kernel, one connection, {} MiB per case", BYTES >> 20);
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| f == name);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    if wanted("net") {
+        net_cases(&rt);
+    }
+    if wanted("http") {
+        http_cases(&rt);
+    }
+}
+
+fn net_cases(rt: &tokio::runtime::Runtime) {
+    println!("Throughput over TUN against the Linux kernel, one connection, {} MiB per case", BYTES >> 20);
     let (o_in, o_out) = rt.block_on(synack_case(true));
     let (p_in, p_out) = rt.block_on(synack_case(false));
     let (m_in, m_out) = smoltcp_case();

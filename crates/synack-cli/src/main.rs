@@ -2,7 +2,6 @@
 
 mod demo;
 mod drill;
-mod http;
 mod ladder;
 mod net;
 mod units;

@@ -196,7 +196,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
                     let echo = matches!(args.service, Service::Echo);
                     tokio::spawn(async move {
                         let r = match dir {
-                            Some(dir) => crate::http::serve_connection(stream, dir).await,
+                            Some(dir) => synack_cli::http::serve_connection(stream, dir).await,
                             None if echo => echo_conn(stream).await,
                             None => discard(stream).await,
                         };
