@@ -32,8 +32,11 @@ type ResponseBody = Either<Either<Full<Bytes>, Empty<Bytes>>, FileBody>;
 /// starts as soon as a chunk is handed to hyper, so disk and network overlap.
 pub struct FileBody {
     remaining: u64,
-    next: Option<tokio::task::JoinHandle<std::io::Result<(std::fs::File, Vec<u8>)>>>,
+    next: Option<ChunkRead>,
 }
+
+/// A chunk being read on the blocking pool; the file comes back with it.
+type ChunkRead = tokio::task::JoinHandle<std::io::Result<(std::fs::File, Vec<u8>)>>;
 
 impl FileBody {
     /// `len` bytes of `file` from where it is positioned.
@@ -42,7 +45,7 @@ impl FileBody {
         FileBody { remaining: len, next }
     }
 
-    fn read(file: std::fs::File, remaining: u64) -> tokio::task::JoinHandle<std::io::Result<(std::fs::File, Vec<u8>)>> {
+    fn read(file: std::fs::File, remaining: u64) -> ChunkRead {
         let want = remaining.min(CHUNK as u64);
         tokio::task::spawn_blocking(move || {
             use std::io::Read;
