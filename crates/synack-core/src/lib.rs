@@ -58,12 +58,31 @@ pub use seq::SeqNum;
 pub use time::Instant;
 
 /// The two ends of a connection, as seen from this endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FourTuple {
     /// Our address and port.
     pub local: SocketAddr,
     /// The peer's address and port.
     pub remote: SocketAddr,
+}
+
+impl core::hash::Hash for FourTuple {
+    /// One write of the packed addresses and ports (the keyed table hashes a
+    /// tuple per packet; `SocketAddr`'s own `Hash` makes many small writes).
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        fn ip(a: &SocketAddr) -> [u8; 16] {
+            match a {
+                SocketAddr::V4(v) => v.ip().to_ipv6_mapped().octets(),
+                SocketAddr::V6(v) => v.ip().octets(),
+            }
+        }
+        let mut b = [0u8; 36];
+        b[..16].copy_from_slice(&ip(&self.local));
+        b[16..32].copy_from_slice(&ip(&self.remote));
+        b[32..34].copy_from_slice(&self.local.port().to_ne_bytes());
+        b[34..36].copy_from_slice(&self.remote.port().to_ne_bytes());
+        state.write(&b);
+    }
 }
 
 /// One datagram written by [`Endpoint::poll_transmit_offload`].

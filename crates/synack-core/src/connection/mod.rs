@@ -187,6 +187,18 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// Nothing to report.
+    pub fn is_quiet(&self) -> bool {
+        !(self.connected
+            || self.readable
+            || self.urgent
+            || self.writable
+            || self.established_passive
+            || self.closed.is_some()
+            || self.retransmission.is_some()
+            || self.n_transitions > 0)
+    }
+
     fn transition(&mut self, from: State, to: State) {
         let i = usize::from(self.n_transitions);
         if i < self.transitions.len() {

@@ -615,6 +615,30 @@ impl Endpoint {
     fn settle(&mut self, now: Instant, idx: u32) {
         let handle = self.handle_of(idx);
         let Some(e) = self.slots[idx as usize].entry.as_mut() else { return };
+        if !e.conn.pending.is_quiet() {
+            self.report(now, idx, handle);
+        }
+        let e = self.slots[idx as usize].entry.as_mut().expect("live");
+        // Lazy re-registration: a deadline that moved later (the common case,
+        // a restarted retransmission timer) keeps its earlier entry, which is
+        // checked and replaced when it comes due. Only an earlier deadline
+        // touches the ordered set.
+        if let Some(new) = e.conn.next_deadline() {
+            if e.deadline.is_none_or(|old| new < old) {
+                if let Some(old) = e.deadline {
+                    self.timers.remove(&(old, idx));
+                }
+                self.timers.insert((new, idx));
+                e.deadline = Some(new);
+            }
+        }
+    }
+
+    /// Reports what a connection gathered: state changes and
+    /// retransmissions to the tracer, events to the user, passive opens to
+    /// their listener.
+    fn report(&mut self, now: Instant, idx: u32, handle: ConnHandle) {
+        let e = self.slots[idx as usize].entry.as_mut().expect("live");
         let pending = core::mem::take(&mut e.conn.pending);
         let tuple = e.conn.tuple();
         let origin = e.conn.origin();
@@ -646,20 +670,6 @@ impl Endpoint {
         }
         if let crate::connection::Origin::Passive(li) = origin {
             self.on_passive_progress(idx, li, &pending, handle);
-        }
-        let e = self.slots[idx as usize].entry.as_mut().expect("live");
-        // Lazy re-registration: a deadline that moved later (the common case,
-        // a restarted retransmission timer) keeps its earlier entry, which is
-        // checked and replaced when it comes due. Only an earlier deadline
-        // touches the ordered set.
-        if let Some(new) = e.conn.next_deadline() {
-            if e.deadline.is_none_or(|old| new < old) {
-                if let Some(old) = e.deadline {
-                    self.timers.remove(&(old, idx));
-                }
-                self.timers.insert((new, idx));
-                e.deadline = Some(new);
-            }
         }
     }
 
