@@ -77,7 +77,7 @@ fn synack_bulk(mtu: u16, offload: bool) -> f64 {
     if offload {
         cfg.offload = ours::Offload { segmentation: true, checksum: true };
     }
-    let mut ep = ours::Endpoint::new(cfg, 7);
+    let mut ep = ours::Endpoint::new(cfg, 7).expect("valid config");
     let start = WallClock::now();
     let now = || ours::Instant::from_micros(start.elapsed().as_micros() as u64);
     let mut buf = vec![0u8; if offload { 65_535 } else { usize::from(mtu) }];
@@ -113,7 +113,7 @@ fn synack_bulk(mtu: u16, offload: bool) -> f64 {
 
 fn synack_handshakes() -> f64 {
     let cfg = ours::Config { time_wait: Duration::ZERO, ..ours::Config::default() };
-    let mut ep = ours::Endpoint::new(cfg, 9);
+    let mut ep = ours::Endpoint::new(cfg, 9).expect("valid config");
     let start = WallClock::now();
     let now = || ours::Instant::from_micros(start.elapsed().as_micros() as u64);
     let mut buf = vec![0u8; 1500];

@@ -78,7 +78,7 @@ impl Peer {
 
 fn main() {
     let cfg = Config { recv_buffer: 64 << 20, ..Config::default() };
-    let mut ep = Endpoint::new(cfg, 1);
+    let mut ep = Endpoint::new(cfg, 1).expect("valid config");
     let l = ep.listen(US, 8).unwrap();
     let mut p = Peer {
         ep,

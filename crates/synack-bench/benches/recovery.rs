@@ -16,8 +16,8 @@ use synack_sim::{LinkConfig, Network};
 /// One transfer of 1 MB each way; returns the simulated time it took and its retransmissions.
 fn run(link: LinkConfig, cfg: &Config, seed: u64, bytes: u64) -> (Duration, u64) {
     let mut net = Network::new(seed);
-    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), cfg.clone());
-    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), cfg.clone());
+    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), cfg.clone()).expect("valid config");
+    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), cfg.clone()).expect("valid config");
     net.set_default_link(link);
     let spec = TransferSpec { client_bytes: bytes, server_bytes: bytes, seed, ..TransferSpec::default() };
     let t = Transfer::start(&mut net, a, b, &spec).expect("start");

@@ -53,7 +53,7 @@ fn py(env: &NetEnv, code: &str) -> f64 {
 
 async fn synack_case(offload: bool) -> (f64, f64) {
     let (env, dev) = NetEnv::new_with(offload);
-    let stack = Stack::new(dev, StackConfig::new(vec![SYNACK_IP.parse().unwrap()]));
+    let stack = Stack::new(dev, StackConfig::new(vec![SYNACK_IP.parse().unwrap()])).unwrap();
     // Kernel -> synack: a discard server on synack.
     let l = TcpListener::bind(&stack, SocketAddr::new(SYNACK_IP.parse().unwrap(), 5001)).await.unwrap();
     tokio::spawn(async move {
@@ -233,7 +233,7 @@ struct HttpFigures {
 /// synack's `serve http` file server on a TUN device.
 async fn http_synack(dir: std::path::PathBuf, with_ab: bool) -> HttpFigures {
     let (env, dev) = NetEnv::new();
-    let stack = Stack::new(dev, StackConfig::new(vec![SYNACK_IP.parse().unwrap()]));
+    let stack = Stack::new(dev, StackConfig::new(vec![SYNACK_IP.parse().unwrap()])).unwrap();
     let l = TcpListener::bind(&stack, SocketAddr::new(SYNACK_IP.parse().unwrap(), 80)).await.unwrap();
     let dir = std::sync::Arc::new(dir);
     tokio::spawn(async move {

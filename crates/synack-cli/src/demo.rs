@@ -103,8 +103,8 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     let mut net = Network::new(args.seed);
     let client_ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     let server_ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
-    let client = net.add_host(client_ip, Config::default());
-    let server = net.add_host(server_ip, Config::default());
+    let client = net.add_host(client_ip, Config::default()).map_err(|e| e.to_string())?;
+    let server = net.add_host(server_ip, Config::default()).map_err(|e| e.to_string())?;
     net.set_default_link(LinkConfig {
         delay: args.delay,
         jitter: args.faults.jitter,

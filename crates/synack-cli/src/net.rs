@@ -126,6 +126,11 @@ impl Tracer for LiveTrace {
 
 /// Opens the device (with pcap and faults as asked) and starts the stack.
 fn start(net: &NetArgs) -> Result<Stack, String> {
+    let mut cfg = StackConfig::new(vec![net.addr.0]);
+    cfg.tcp.mtu = net.mtu;
+    cfg.tcp.congestion_control = net.congestion;
+    // A configuration the stack would refuse is refused before any device exists.
+    cfg.tcp.validate().map_err(|e| format!("invalid configuration: {e}"))?;
     let tun = TunDevice::open(&net.tun, usize::from(net.mtu)).map_err(|e| e.to_string())?;
     if let Some((ip, len)) = net.kernel_addr {
         for args in [
@@ -155,10 +160,7 @@ fn start(net: &NetArgs) -> Result<Stack, String> {
     if let Some(p) = &net.pcap {
         dev = Box::new(PcapTap::new(dev, p).map_err(|e| format!("--pcap {}: {e}", p.display()))?);
     }
-    let mut cfg = StackConfig::new(vec![net.addr.0]);
-    cfg.tcp.mtu = net.mtu;
-    cfg.tcp.congestion_control = net.congestion;
-    let stack = Stack::new(dev, cfg);
+    let stack = Stack::new(dev, cfg).map_err(|e| e.to_string())?;
     if net.trace {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let ladder = Ladder::new(Style { color, absolute: false }, Instant::ZERO);

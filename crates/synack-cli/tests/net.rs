@@ -183,6 +183,19 @@ fn serve_with_a_bad_flag_value_fails_with_status_2() {
 }
 
 #[test]
+fn an_invalid_configuration_is_refused_before_any_device_exists() {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["serve", "--tun", "sknever0", "--addr", "10.7.0.2/24", "--mtu", "40", "echo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid configuration: mtu 40 is below the minimum of 68"), "{err}");
+    let shown = Command::new("ip").args(["link", "show", "sknever0"]).output();
+    assert!(shown.map(|o| !o.status.success()).unwrap_or(true), "no device was created");
+}
+
+#[test]
 fn without_cap_net_admin_the_error_names_it() {
     if !synack_testnet::require() {
         return;

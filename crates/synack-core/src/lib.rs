@@ -11,8 +11,8 @@
 //! ```
 //! use synack_core::{Config, Endpoint, Instant};
 //!
-//! let mut client = Endpoint::new(Config::default(), 1);
-//! let mut server = Endpoint::new(Config::default(), 2);
+//! let mut client = Endpoint::new(Config::default(), 1).unwrap();
+//! let mut server = Endpoint::new(Config::default(), 2).unwrap();
 //! let now = Instant::from_micros(0);
 //! let listener = server.listen("10.0.0.2:80".parse().unwrap(), 16).unwrap();
 //! let conn = client.connect(now, "10.0.0.1:0".parse().unwrap(), "10.0.0.2:80".parse().unwrap()).unwrap();
@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod config_check;
 pub mod congestion;
 mod connection;
 mod endpoint;
@@ -50,6 +51,7 @@ mod time;
 use core::net::SocketAddr;
 
 pub use config::{Config, CongestionControl, Offload, SynCookies};
+pub use config_check::ConfigError;
 pub use connection::{ConnectionInfo, State};
 pub use endpoint::{Endpoint, EndpointStats};
 pub use error::{CloseReason, Error};

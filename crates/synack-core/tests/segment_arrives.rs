@@ -387,6 +387,24 @@ mod established {
     }
 
     #[test]
+    fn unread_urgent_data_stays_countable_after_a_graceful_close() {
+        // Data with URG and a FIN, then our close: CLOSED gracefully with the
+        // bytes still unread. (An overflow-checked build underflowed here.)
+        let mut r = Raw::passive();
+        let pkt = support::craft_urgent(Side::A, PEER_ISN + 1, r.our_next(), 2, b"UUdata");
+        r.p.deliver(Side::B, &pkt);
+        r.inject(PEER_ISN + 7, r.our_next(), ACK | FIN, &[]);
+        r.shutdown();
+        assert_eq!(r.state(), State::LastAck);
+        r.inject(PEER_ISN + 8, r.our_next() + 1, ACK, &[]);
+        assert_eq!(r.state(), State::Closed);
+        let h = r.h.unwrap();
+        assert_eq!(r.p.b.urgent_unread(h), Ok(2));
+        assert_eq!(r.read(), b"UUdata");
+        assert_eq!(r.p.b.urgent_unread(h), Ok(0));
+    }
+
+    #[test]
     fn fin_moves_to_close_wait_and_reads_end_of_stream() {
         let mut r = Raw::passive();
         r.inject(PEER_ISN + 1, r.our_next(), ACK | FIN, b"bye");

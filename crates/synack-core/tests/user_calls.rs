@@ -12,6 +12,23 @@ use synack_wire::TcpFlags;
 const ACK: TcpFlags = TcpFlags::ACK;
 const FIN: TcpFlags = TcpFlags::FIN;
 
+mod configuration {
+    use super::*;
+    use synack_core::{ConfigError, Endpoint};
+
+    #[test]
+    fn an_invalid_configuration_is_refused_and_the_old_one_kept() {
+        let bad = Config { min_rto: Duration::from_secs(9), ..Config::default() };
+        assert!(matches!(Endpoint::new(bad, 1), Err(ConfigError::InitialRtoOutOfBounds { .. })));
+        let mut ep = Endpoint::new(Config::default(), 1).unwrap();
+        let e = ep.update_config(|c| c.keepalive_count = 0).unwrap_err();
+        assert_eq!(e, ConfigError::ZeroCount("keepalive_count"));
+        assert_eq!(ep.config().keepalive_count, Config::default().keepalive_count, "nothing changed");
+        ep.update_config(|c| c.keepalive_count = 3).unwrap();
+        assert_eq!(ep.config().keepalive_count, 3);
+    }
+}
+
 mod open {
     use super::*;
 

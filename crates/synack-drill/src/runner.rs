@@ -297,11 +297,16 @@ impl Engine {
             }
         }
         for (k, v) in pairs {
-            match settings::apply_sysctl(self.ep.config_mut(), &k, &v) {
+            let mut applied = Applied::Ok;
+            let valid = self.ep.update_config(|c| applied = settings::apply_sysctl(c, &k, &v));
+            match applied {
                 Applied::Ok => {}
                 Applied::Warn(w) => self.warnings.push(format!("line {line}: {w}")),
                 Applied::Unsupported(w) => return Err(Stop::Skip(line, w)),
                 Applied::Invalid(w) => return Err(Stop::Fail(line, w)),
+            }
+            if let Err(e) = valid {
+                return Err(Stop::Fail(line, format!("{k}={v}: {e}")));
             }
         }
         Ok(())
@@ -441,8 +446,15 @@ pub(crate) fn run(
             Applied::Invalid(w) => return (Outcome::Failed { line: *line, message: w }, warnings, vec![]),
         }
     }
+    let ep = match Endpoint::new(s.config.clone(), 0x5eed) {
+        Ok(ep) => ep,
+        Err(e) => {
+            let line = script.config.first().or(script.options.first()).map_or(1, |c| c.2);
+            return (Outcome::Failed { line, message: format!("configuration: {e}") }, warnings, vec![]);
+        }
+    };
     let mut e = Engine {
-        ep: Endpoint::new(s.config.clone(), 0x5eed),
+        ep,
         settings: s,
         now: Instant::from_micros(T0),
         socks: HashMap::new(),

@@ -184,6 +184,11 @@ fn struct_field<'a>(a: &'a Arg, names: &[&str]) -> Option<&'a Arg> {
 }
 
 impl Engine {
+    /// Changes the stack's configuration; a value it cannot take is EINVAL, as in Linux.
+    fn configure(&mut self, f: impl FnOnce(&mut synack_core::Config)) -> Result<(), Attempt> {
+        self.ep.update_config(f).map_err(|_| errno("EINVAL"))
+    }
+
     fn sock(&mut self, fd: i64) -> Result<&mut Sock, Attempt> {
         self.socks.get_mut(&fd).ok_or(Attempt::Done(-1, Some("EBADF")))
     }
@@ -473,24 +478,36 @@ impl Engine {
                 if conn.is_some() {
                     return Err(Attempt::Unsupported("SO_RCVBUF on a connected socket".into()));
                 }
-                self.ep.config_mut().recv_buffer = need()?.max(1) as usize;
+                let v = need()?.max(1) as usize;
+                self.configure(|c| c.recv_buffer = v)?;
             }
             "SO_SNDBUF" => {
                 if conn.is_some() {
                     return Err(Attempt::Unsupported("SO_SNDBUF on a connected socket".into()));
                 }
-                self.ep.config_mut().send_buffer = need()?.max(1) as usize;
+                let v = need()?.max(1) as usize;
+                self.configure(|c| c.send_buffer = v)?;
             }
             "TCP_MAXSEG" => {
                 if conn.is_some() {
                     return Err(Attempt::Unsupported("TCP_MAXSEG on a connected socket".into()));
                 }
                 let overhead = if self.settings.local_ip.is_ipv6() { 60 } else { 40 };
-                self.ep.config_mut().mtu = (need()? as u16).saturating_add(overhead);
+                let mtu = (need()? as u16).saturating_add(overhead);
+                self.configure(|c| c.mtu = mtu)?;
             }
-            "TCP_KEEPIDLE" => self.ep.config_mut().keepalive_idle = Duration::from_secs(need()? as u64),
-            "TCP_KEEPINTVL" => self.ep.config_mut().keepalive_interval = Duration::from_secs(need()? as u64),
-            "TCP_KEEPCNT" => self.ep.config_mut().keepalive_count = need()? as u32,
+            "TCP_KEEPIDLE" => {
+                let d = Duration::from_secs(need()? as u64);
+                self.configure(|c| c.keepalive_idle = d)?;
+            }
+            "TCP_KEEPINTVL" => {
+                let d = Duration::from_secs(need()? as u64);
+                self.configure(|c| c.keepalive_interval = d)?;
+            }
+            "TCP_KEEPCNT" => {
+                let n = need()? as u32;
+                self.configure(|c| c.keepalive_count = n)?;
+            }
             "TCP_USER_TIMEOUT" => {
                 let ms = need()?;
                 let t = (ms > 0).then(|| Duration::from_millis(ms as u64));
@@ -509,7 +526,7 @@ impl Engine {
                 if conn.is_some() {
                     return Err(Attempt::Unsupported("setsockopt TCP_CONGESTION on a connected socket".into()));
                 }
-                self.ep.config_mut().congestion_control = cc;
+                self.configure(|c| c.congestion_control = cc)?;
             }
             other => return Err(Attempt::Unsupported(format!("setsockopt {other}"))),
         }

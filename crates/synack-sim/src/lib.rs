@@ -78,14 +78,16 @@ impl Network {
         }
     }
 
-    /// Adds a host with address `addr` running an endpoint with `cfg`; its
-    /// secret (for ISNs and hashing) is derived from the network's seed.
-    pub fn add_host(&mut self, addr: IpAddr, cfg: Config) -> HostId {
+    /// Adds a host with address `addr` running an endpoint with `cfg` (if
+    /// valid); its secret (for ISNs and hashing) is derived from the
+    /// network's seed.
+    pub fn add_host(&mut self, addr: IpAddr, cfg: Config) -> Result<HostId, synack_core::ConfigError> {
         let secret = (u128::from(self.rng.u64(..)) << 64) | u128::from(self.rng.u64(..));
+        let endpoint = Endpoint::new(cfg, secret)?;
         let id = self.hosts.len();
-        self.hosts.push(Host { endpoint: Endpoint::new(cfg, secret), addr });
+        self.hosts.push(Host { endpoint, addr });
         self.routes.insert(addr, id);
-        id
+        Ok(id)
     }
 
     /// The link used between hosts that have no link of their own.

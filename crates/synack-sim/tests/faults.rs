@@ -31,8 +31,8 @@ fn size(rng: &mut fastrand::Rng) -> u64 {
 fn run_with(link: LinkConfig, client: Config, server: Config, seed: u64) -> Outcome {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut net = Network::new(seed);
-    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), client);
-    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), server);
+    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), client).expect("valid config");
+    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), server).expect("valid config");
     net.set_default_link(link);
     let (up, down) = (size(&mut rng), size(&mut rng));
     let spec = TransferSpec { client_bytes: up, server_bytes: down, seed, ..TransferSpec::default() };
@@ -136,8 +136,8 @@ fn all_faults_with_segmentation_offload() {
     profile_with("all, offload", all_faults(), offload.clone(), offload.clone(), seeds() / 4);
     // On a short, fast path the bursts are long: 20 MB in super-segments.
     let mut net = Network::new(7);
-    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), offload.clone());
-    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), offload);
+    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), offload.clone()).expect("valid config");
+    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), offload).expect("valid config");
     net.set_default_link(LinkConfig { delay: Duration::from_micros(100), loss: 0.001, ..LinkConfig::default() });
     let spec = TransferSpec { client_bytes: 20 << 20, server_bytes: 1 << 20, seed: 7, ..TransferSpec::default() };
     let t = Transfer::start(&mut net, a, b, &spec).expect("start");
@@ -173,8 +173,8 @@ impl synack_sim::Observer for Digest {
 fn traced_run(link: LinkConfig, seed: u64) -> (Outcome, Vec<Carried>) {
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut net = Network::new(seed);
-    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), Config::default());
-    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), Config::default());
+    let a = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), Config::default()).expect("valid config");
+    let b = net.add_host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), Config::default()).expect("valid config");
     net.set_default_link(link);
     net.set_observer(Box::new(Digest(log.clone())));
     let spec = TransferSpec { client_bytes: 200_000, server_bytes: 100_000, seed, ..TransferSpec::default() };

@@ -13,8 +13,8 @@ fn run(link: LinkConfig, spec: TransferSpec, v6: bool) -> Outcome {
     } else {
         (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)))
     };
-    let a = net.add_host(a, Config::default());
-    let b = net.add_host(b, Config::default());
+    let a = net.add_host(a, Config::default()).expect("valid config");
+    let b = net.add_host(b, Config::default()).expect("valid config");
     net.set_default_link(link);
     let t = Transfer::start(&mut net, a, b, &spec).unwrap();
     let limit = net.now() + Duration::from_secs(600);

@@ -173,7 +173,7 @@ impl NetEnv {
 
     /// The synack stack on `dev`, at SYNACK_IP.
     pub fn stack<D: Device>(dev: D) -> Stack {
-        Stack::new(dev, StackConfig::new(vec![SYNACK_IP.parse().unwrap()]))
+        Stack::new(dev, StackConfig::new(vec![SYNACK_IP.parse().unwrap()])).expect("start the stack")
     }
 }
 

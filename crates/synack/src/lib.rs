@@ -13,8 +13,8 @@
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! let (a, b) = pipe(1500);
-//! let client = Stack::new(a, StackConfig::new(vec!["10.0.0.1".parse().unwrap()]));
-//! let server = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()]));
+//! let client = Stack::new(a, StackConfig::new(vec!["10.0.0.1".parse().unwrap()]))?;
+//! let server = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()]))?;
 //! let listener = TcpListener::bind(&server, "10.0.0.2:80".parse().unwrap()).await?;
 //! let mut c = TcpStream::connect(&client, "10.0.0.2:80".parse().unwrap()).await?;
 //! let (mut s, _) = listener.accept().await?;

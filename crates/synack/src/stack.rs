@@ -225,13 +225,23 @@ fn os_secret() -> u128 {
 }
 
 impl Stack {
-    /// Starts a stack on `device` (spawns its driver on the current tokio runtime).
-    pub fn new<D: Device>(device: D, cfg: StackConfig) -> Stack {
+    /// Starts a stack on `device`: its driver is spawned on the current
+    /// tokio runtime. Fails with `InvalidInput` when the configuration is
+    /// invalid (`synack_core::Config::validate`, or no address), and with
+    /// `Other` outside a tokio runtime.
+    pub fn new<D: Device>(device: D, cfg: StackConfig) -> io::Result<Stack> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            io::Error::other("Stack::new needs a tokio runtime: call it within one (#[tokio::main], block_on, enter)")
+        })?;
+        if cfg.addresses.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a stack needs at least one address"));
+        }
         let secret = cfg.secret.unwrap_or_else(os_secret);
         let mut tcp = cfg.tcp;
         tcp.mtu = tcp.mtu.min(u16::try_from(device.mtu()).unwrap_or(u16::MAX));
         tcp.offload = if cfg.offload { device.offload() } else { Default::default() };
-        let mut ep = Endpoint::new(tcp, secret);
+        let mut ep = Endpoint::new(tcp, secret)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid configuration: {e}")))?;
         ep.set_tracer(Box::new(crate::driver::LogTracer { user: None }));
         let core = Core {
             ep,
@@ -253,8 +263,8 @@ impl Stack {
             socket_buffer: cfg.socket_buffer.max(1),
         });
         let span = tracing::info_span!("synack_stack", addresses = ?shared.lock().addresses);
-        tokio::spawn(tracing::Instrument::instrument(crate::driver::drive(shared.clone(), device), span));
-        Stack { owner: Arc::new(Owner { shared }) }
+        runtime.spawn(tracing::Instrument::instrument(crate::driver::drive(shared.clone(), device), span));
+        Ok(Stack { owner: Arc::new(Owner { shared }) })
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {

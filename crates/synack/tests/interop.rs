@@ -358,7 +358,7 @@ async fn kernel_clients_connect_through_syn_cookies() {
     let (env, dev) = NetEnv::new();
     let mut cfg = StackConfig::new(vec![SYNACK_IP.parse().unwrap()]);
     cfg.tcp.syn_cookies = SynCookies::Always;
-    let stack = synack::Stack::new(dev, cfg);
+    let stack = synack::Stack::new(dev, cfg).unwrap();
     kernel_clients_echo(env, &stack, 100, 256 * 1024, Duration::from_secs(120)).await;
     let stats = stack.stats();
     assert_eq!(stats.syn_cookies_accepted, 100, "{stats:?}");
@@ -373,7 +373,7 @@ async fn a_cubic_stack_echoes_through_loss_with_the_kernel() {
     let faults = Faults { loss: 0.01, delay: Duration::from_millis(5), ..Faults::default() };
     let mut cfg = StackConfig::new(vec![SYNACK_IP.parse().unwrap()]);
     cfg.tcp.congestion_control = CongestionControl::Cubic;
-    let stack = synack::Stack::new(FaultyDevice::new(dev, faults, faults, 7), cfg);
+    let stack = synack::Stack::new(FaultyDevice::new(dev, faults, faults, 7), cfg).unwrap();
     kernel_clients_echo(env, &stack, 4, 4 * 1024 * 1024, Duration::from_secs(180)).await;
 }
 
@@ -446,7 +446,8 @@ async fn ipv6_ping_and_echo(offload: bool) {
     env.add_ipv6();
     let v6 = synack_testnet::SYNACK_IP6;
     let stack =
-        synack::Stack::new(dev, synack::StackConfig::new(vec![SYNACK_IP.parse().unwrap(), v6.parse().unwrap()]));
+        synack::Stack::new(dev, synack::StackConfig::new(vec![SYNACK_IP.parse().unwrap(), v6.parse().unwrap()]))
+            .unwrap();
     let l = TcpListener::bind(&stack, addr(v6, 7)).await.unwrap();
     tokio::spawn(async move {
         let (mut s, peer) = l.accept().await.unwrap();

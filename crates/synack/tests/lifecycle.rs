@@ -47,8 +47,8 @@ fn cfg(ip: &str) -> StackConfig {
 /// A connection between two new stacks that moves a few bytes each way.
 async fn exchange(n: u16) -> (Stack, Stack) {
     let (a, b) = pipe(1500);
-    let c = Stack::new(a, cfg("10.0.0.1"));
-    let s = Stack::new(b, cfg("10.0.0.2"));
+    let c = Stack::new(a, cfg("10.0.0.1")).unwrap();
+    let s = Stack::new(b, cfg("10.0.0.2")).unwrap();
     let l = TcpListener::bind(&s, addr("10.0.0.2:80")).await.unwrap();
     let mut x = TcpStream::connect(&c, addr("10.0.0.2:80")).await.unwrap();
     let (mut y, _) = l.accept().await.unwrap();
@@ -91,8 +91,8 @@ fn a_thousand_dropped_stacks_leave_no_task_and_no_memory_behind() {
 #[tokio::test]
 async fn when_the_device_fails_every_call_says_why() {
     let (a, b) = pipe(1500);
-    let c = Stack::new(a, cfg("10.0.0.1"));
-    let s = Stack::new(b, cfg("10.0.0.2"));
+    let c = Stack::new(a, cfg("10.0.0.1")).unwrap();
+    let s = Stack::new(b, cfg("10.0.0.2")).unwrap();
     let l = TcpListener::bind(&s, addr("10.0.0.2:80")).await.unwrap();
     let mut x = TcpStream::connect(&c, addr("10.0.0.2:80")).await.unwrap();
     let (_y, _) = l.accept().await.unwrap();
@@ -161,4 +161,26 @@ async fn shutdown_and_abort_are_the_causes_stacks_report() {
     let e = TcpStream::connect(&s, addr("10.0.0.1:80")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionAborted);
     drop(c);
+}
+
+#[test]
+fn outside_a_runtime_stack_new_is_an_error_not_a_panic() {
+    let (a, _b) = pipe(1500);
+    let e = Stack::new(a, cfg("10.0.0.1")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Other);
+    assert!(e.to_string().contains("needs a tokio runtime"), "{e}");
+}
+
+#[tokio::test]
+async fn an_invalid_configuration_is_refused_with_its_reason() {
+    let (a, _b) = pipe(1500);
+    let mut c = cfg("10.0.0.1");
+    c.tcp.min_rto = Duration::from_secs(10);
+    c.tcp.max_rto = Duration::from_secs(1);
+    let e = Stack::new(a, c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("min_rto 10s is above max_rto 1s"), "{e}");
+    let (a, _b) = pipe(1500);
+    let e = Stack::new(a, StackConfig::new(vec![])).unwrap_err();
+    assert!(e.to_string().contains("at least one address"), "{e}");
 }

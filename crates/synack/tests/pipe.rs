@@ -10,8 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn pair() -> (Stack, Stack) {
     let (a, b) = pipe(1500);
     (
-        Stack::new(a, StackConfig::new(vec!["10.0.0.1".parse().unwrap()])),
-        Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()])),
+        Stack::new(a, StackConfig::new(vec!["10.0.0.1".parse().unwrap()])).unwrap(),
+        Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()])).unwrap(),
     )
 }
 
@@ -182,8 +182,8 @@ async fn transfers_survive_faults_in_the_device_layer() {
         ..Faults::default()
     };
     let a = FaultyDevice::new(a, faults, faults, 7);
-    let c = Stack::new(a, StackConfig::new(vec!["10.0.0.1".parse().unwrap()]));
-    let s = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()]));
+    let c = Stack::new(a, StackConfig::new(vec!["10.0.0.1".parse().unwrap()])).unwrap();
+    let s = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()])).unwrap();
     let l = TcpListener::bind(&s, addr("10.0.0.2:80")).await.unwrap();
     let payload = data(2 << 20, 9);
     let p = payload.clone();
@@ -226,8 +226,9 @@ async fn retransmissions_are_reported_to_the_tracer() {
     let c = Stack::new(
         FaultyDevice::new(a, lossy, Faults::default(), 3),
         StackConfig::new(vec!["10.0.0.1".parse().unwrap()]),
-    );
-    let s = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()]));
+    )
+    .unwrap();
+    let s = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()])).unwrap();
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     c.set_tracer(Box::new(CountRetransmissions(count.clone())));
     let l = TcpListener::bind(&s, addr("10.0.0.2:80")).await.unwrap();
@@ -288,7 +289,7 @@ async fn connect_to_a_silent_host_times_out() {
     let (a, _b) = pipe(1500);
     let mut cfg = StackConfig::new(vec!["10.0.0.1".parse().unwrap()]);
     cfg.tcp.syn_retries = 1;
-    let c = Stack::new(a, cfg);
+    let c = Stack::new(a, cfg).unwrap();
     let started = std::time::Instant::now();
     let e = TcpStream::connect(&c, addr("10.0.0.99:80")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TimedOut);
@@ -300,8 +301,8 @@ async fn write_timeout_fires_when_the_peer_does_not_read() {
     let (a, b) = pipe(1500);
     let mut small = StackConfig::new(vec!["10.0.0.1".parse().unwrap()]);
     small.tcp.send_buffer = 64 * 1024;
-    let c = Stack::new(a, small);
-    let s = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()]));
+    let c = Stack::new(a, small).unwrap();
+    let s = Stack::new(b, StackConfig::new(vec!["10.0.0.2".parse().unwrap()])).unwrap();
     let l = TcpListener::bind(&s, addr("10.0.0.2:80")).await.unwrap();
     let mut st = TcpStream::connect(&c, addr("10.0.0.2:80")).await.unwrap();
     let _server = l.accept().await.unwrap();
@@ -335,7 +336,7 @@ fn raw_segment(to: SocketAddr, seq: u32, ack: u32, flags: synack_wire::TcpFlags)
 async fn connect_succeeds_when_the_reset_comes_right_after_the_handshake() {
     use synack::Device;
     let (a, mut peer) = pipe(1500);
-    let c = Stack::new(a, StackConfig::new(vec!["10.0.0.1".parse().unwrap()]));
+    let c = Stack::new(a, StackConfig::new(vec!["10.0.0.1".parse().unwrap()])).unwrap();
     let stack = c.clone();
     let connecting = tokio::spawn(async move { TcpStream::connect(&stack, addr("10.0.0.2:80")).await });
     let mut syn = vec![0u8; 1500];

@@ -13,7 +13,7 @@ use crate::error::{CloseReason, Error};
 use crate::event::{Event, Tracer};
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::{Config, ConnHandle, ConnectionInfo, FourTuple, ListenerHandle, State};
+use crate::{Config, ConfigError, ConnHandle, ConnectionInfo, FourTuple, ListenerHandle, State};
 use challenge::ChallengeLimiter;
 use core::fmt;
 use core::net::SocketAddr;
@@ -141,12 +141,14 @@ impl fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    /// A new endpoint. `secret` keys the connection table's hash, the ISNs
-    /// (RFC 6528) and port choice; give each host its own random secret (a
-    /// fixed one makes runs reproducible).
-    pub fn new(cfg: Config, secret: u128) -> Self {
+    /// A new endpoint, if `cfg` is valid ([`Config::validate`]). `secret`
+    /// keys the connection table's hash, the ISNs (RFC 6528), SYN cookies
+    /// and port choice; give each host its own secret from a CSPRNG (a fixed
+    /// one makes runs reproducible).
+    pub fn new(cfg: Config, secret: u128) -> Result<Self, ConfigError> {
+        cfg.validate()?;
         let keys = KeyedHasher::new(secret);
-        Self {
+        Ok(Self {
             isn_key: keys.derive(1),
             table: HashMap::with_hasher(keys.derive(2)),
             listener_by_addr: HashMap::with_hasher(keys.derive(3)),
@@ -166,7 +168,7 @@ impl Endpoint {
             tracer: None,
             challenges: ChallengeLimiter::default(),
             stats: EndpointStats::default(),
-        }
+        })
     }
 
     /// The configuration.
@@ -174,10 +176,16 @@ impl Endpoint {
         &self.cfg
     }
 
-    /// The configuration, to change: connections opened later use the new
-    /// values, and live connections see them from their next event on.
-    pub fn config_mut(&mut self) -> &mut Config {
-        &mut self.cfg
+    /// Changes the configuration through `f`, if the result is valid
+    /// ([`Config::validate`]); otherwise nothing changes. Connections opened
+    /// later use the new values, and live connections see them from their
+    /// next event on.
+    pub fn update_config(&mut self, f: impl FnOnce(&mut Config)) -> Result<(), ConfigError> {
+        let mut next = self.cfg.clone();
+        f(&mut next);
+        next.validate()?;
+        self.cfg = next;
+        Ok(())
     }
 
     /// Installs an observer of every packet and state change.

@@ -85,8 +85,8 @@ impl Pair {
 
     pub fn with_configs(a: Config, b: Config) -> Self {
         Pair {
-            a: Endpoint::new(a, 0xA),
-            b: Endpoint::new(b, 0xB),
+            a: Endpoint::new(a, 0xA).expect("valid config"),
+            b: Endpoint::new(b, 0xB).expect("valid config"),
             now: Instant::from_micros(1_000_000),
             delay: Duration::from_millis(10),
             link: Vec::new(),
