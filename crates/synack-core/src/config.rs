@@ -125,6 +125,11 @@ pub struct Config {
     pub hop_limit: u8,
     /// Challenge ACKs per second, endpoint-wide (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// Per connection, at most one ACK per this interval for segments that
+    /// fail PAWS or the sequence or ACK checks (pure ACKs and SYNs; data
+    /// always gets its ACK), and for challenge ACKs: Linux's
+    /// `tcp_invalid_ratelimit`, 500 ms. Zero turns the limit off.
+    pub invalid_ack_ratelimit: Duration,
     /// The congestion control algorithm.
     pub congestion_control: CongestionControl,
     /// Segmentation and checksum offload of the device (see [`Offload`]).
@@ -162,6 +167,7 @@ impl Default for Config {
             ephemeral_ports: (32768, 60999),
             hop_limit: 64,
             challenge_ack_limit: 1000,
+            invalid_ack_ratelimit: Duration::from_millis(500),
             congestion_control: CongestionControl::NewReno,
             offload: Offload::default(),
         }

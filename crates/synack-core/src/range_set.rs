@@ -85,6 +85,14 @@ impl RangeSet {
     pub fn clear(&mut self) {
         self.map.clear();
     }
+
+    /// Removes everything at or past `end`.
+    pub fn truncate(&mut self, end: u64) {
+        self.map.split_off(&end);
+        if let Some((_, e)) = self.map.iter_mut().next_back() {
+            *e = (*e).min(end);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +114,18 @@ mod tests {
         assert_eq!(s.containing(49), Some((5, 50)));
         assert_eq!(s.containing(50), None);
         assert_eq!(s.insert(7, 7), 0, "empty ranges add nothing");
+    }
+
+    #[test]
+    fn truncating_drops_and_trims_what_lies_past_the_end() {
+        let mut s = RangeSet::default();
+        s.insert(0, 10);
+        s.insert(20, 30);
+        s.insert(40, 50);
+        s.truncate(25);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![(0, 10), (20, 25)]);
+        s.truncate(20);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![(0, 10)]);
     }
 
     proptest! {

@@ -168,6 +168,7 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
             "tcp_keepalive_intvl" => c.keepalive_interval = secs(v)?,
             "tcp_keepalive_probes" => c.keepalive_count = num(key, v)?,
             "tcp_challenge_ack_limit" => c.challenge_ack_limit = num(key, v)?,
+            "tcp_invalid_ratelimit" => c.invalid_ack_ratelimit = Duration::from_millis(num(key, v)?),
             "tcp_congestion_control" => {
                 c.congestion_control = CongestionControl::from_name(v).ok_or_else(|| {
                     Applied::Unsupported(format!("congestion control '{}': synack has reno and cubic", v.trim()))
@@ -207,17 +208,50 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
     })())
 }
 
+/// Splits a shell command into words as `sh` would for simple commands:
+/// whitespace separates, single and double quotes group (and are removed).
+pub fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for ch in command.chars() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(ch);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
 /// Extracts `name=value` pairs from a shell command containing `sysctl`
-/// invocations (`sysctl -q net.ipv4.tcp_sack=0; sysctl -q ...`).
+/// invocations (`sysctl -q net.ipv4.tcp_sack=0 net.ipv4.tcp_dsack=1; sysctl -q ...`).
 pub fn sysctls_in(command: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for part in command.split([';', '\n']).flat_map(|p| p.split("&&")) {
-        let words: Vec<&str> = part.split_whitespace().collect();
+        let words = shell_words(part);
         if words.first().is_some_and(|w| w.ends_with("sysctl")) {
-            let mut rest = words[1..].iter().filter(|w| !w.starts_with('-')).copied().collect::<Vec<_>>().join(" ");
-            rest = rest.trim_matches('"').trim_matches('\'').to_string();
-            if let Some((k, v)) = rest.split_once('=') {
-                out.push((k.trim().to_string(), v.trim().trim_matches('"').to_string()));
+            for w in words[1..].iter().filter(|w| !w.starts_with('-')) {
+                if let Some((k, v)) = w.split_once('=') {
+                    out.push((k.trim().to_string(), v.trim().to_string()));
+                }
             }
         }
     }
@@ -240,5 +274,9 @@ mod tests {
         assert_eq!(c.congestion_control, CongestionControl::Cubic);
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "bbr"), Applied::Unsupported(_)));
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_dsack", "1"), Applied::Warn(_)));
+        let pairs = sysctls_in("sysctl -q net.ipv4.a=1 'net.ipv4.b=2 3' net.ipv4.c=\"4 5 6\"");
+        assert_eq!(pairs.len(), 3);
+        assert_eq!(pairs[1], ("net.ipv4.b".to_string(), "2 3".to_string()));
+        assert_eq!(pairs[2].1, "4 5 6");
     }
 }

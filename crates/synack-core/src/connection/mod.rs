@@ -2,6 +2,7 @@
 //! enum, the transmission control block, and the segment-arrival dispatch of
 //! RFC 9293 §3.10.7; each concern lives in its own file beside it.
 
+mod blind_attacks;
 mod close;
 mod handshake;
 mod icmp;
@@ -308,6 +309,8 @@ pub struct Connection {
     send_rst: Option<Rst>,
     /// A challenge ACK is wanted, subject to the endpoint's limit.
     challenge_wanted: bool,
+    /// When the last ACK for an invalid segment went out (its rate limit).
+    last_oow_ack: Option<Instant>,
     keepalive_probe: bool,
 
     timers: Timers,
@@ -395,6 +398,7 @@ impl Connection {
             unacked_rcv_bytes: 0,
             send_rst: None,
             challenge_wanted: false,
+            last_oow_ack: None,
             keepalive_probe: false,
             timers: Timers::default(),
             last_recv: now,
@@ -484,7 +488,7 @@ impl Connection {
             if let Some((val, _)) = seg.options.timestamps {
                 if self.paws_rejects(now, val) {
                     self.stats.paws_drops += 1;
-                    self.ack_now = true;
+                    self.ack_invalid_segment(now, cfg, seg);
                     return;
                 }
             }
@@ -497,7 +501,7 @@ impl Connection {
         // RFC 9293 §3.10.7.4, first check: sequence number acceptability.
         if !self.acceptable(seg) {
             if !rst {
-                self.ack_now = true;
+                self.ack_invalid_segment(now, cfg, seg);
                 if self.state == State::TimeWait && seg.flags.fin() {
                     self.restart_time_wait(now, cfg);
                 }
@@ -514,7 +518,7 @@ impl Connection {
             if seg.seq == self.rcv_nxt {
                 self.on_reset();
             } else {
-                self.challenge_ack();
+                self.challenge_ack(now, cfg);
             }
             return;
         }
@@ -525,7 +529,7 @@ impl Connection {
                 self.enter_closed(CloseReason::Error(Error::ConnectionReset));
                 self.pending.closed = None;
             } else {
-                self.challenge_ack();
+                self.challenge_ack(now, cfg);
             }
             return;
         }
@@ -551,12 +555,15 @@ impl Connection {
     /// RFC 9293 §3.10.7.4, fifth check. Returns false when the segment is done with.
     fn on_ack_field(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) -> bool {
         // RFC 5961 §5.2: the ACK must lie in [SND.UNA - MAX.SND.WND, SND.NXT].
-        let lower = self.snd_una - self.max_snd_wnd.max(1);
-        if seg.ack > self.snd_max || seg.ack < lower {
+        if !self.ack_in_range(seg.ack) {
             if self.state == State::SynReceived {
                 self.reply_rst_for_ack(seg);
+            } else if seg.ack > self.snd_max {
+                // RFC 9293: it acks what was never sent: ACK and drop.
+                self.ack_invalid_segment(now, cfg, seg);
             } else {
-                self.ack_now = true;
+                // Too old: a challenge ACK, as Linux (RFC 5961 §5.2).
+                self.challenge_ack(now, cfg);
             }
             return false;
         }
@@ -621,23 +628,6 @@ impl Connection {
             _ => CloseReason::Error(Error::ConnectionReset),
         };
         self.enter_closed(reason);
-    }
-
-    /// Asks for a challenge ACK (RFC 5961 §3.2, §4.2). The endpoint grants
-    /// it or not: the limit of RFC 5961 §7 is endpoint-wide.
-    fn challenge_ack(&mut self) {
-        self.challenge_wanted = true;
-    }
-
-    /// Takes the request for a challenge ACK made by the last segment.
-    pub(crate) fn take_challenge_request(&mut self) -> bool {
-        core::mem::take(&mut self.challenge_wanted)
-    }
-
-    /// Sends the challenge ACK the endpoint's rate limit allowed.
-    pub(crate) fn grant_challenge_ack(&mut self) {
-        self.stats.challenge_acks += 1;
-        self.ack_now = true;
     }
 
     /// Work after every event: re-arm timers.

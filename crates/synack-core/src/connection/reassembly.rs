@@ -33,8 +33,8 @@ pub(super) struct Reassembly {
     /// Start offsets of the most recently received pieces, newest first.
     recent: [u64; RECENT],
     n_recent: u8,
-    /// Stream offset of a FIN that arrived out of order.
-    pub fin: Option<u64>,
+    /// Stream offset of a FIN that arrived out of order (see [`Reassembly::set_fin`]).
+    fin: Option<u64>,
 }
 
 impl Reassembly {
@@ -44,9 +44,24 @@ impl Reassembly {
     }
 
     /// Number of ranges held (separated by holes).
-    #[cfg(test)]
     pub fn range_count(&self) -> usize {
         self.ranges.len()
+    }
+
+    /// Stream offset of the peer's FIN, once known.
+    pub fn fin(&self) -> Option<u64> {
+        self.fin
+    }
+
+    /// The peer's FIN lies at stream offset `off`: nothing past it can be
+    /// genuine (a peer sends no data after its FIN), so held data beyond it
+    /// is dropped and later data beyond it is refused; injected bytes past
+    /// the end of the stream can never join it. The first FIN seen stands.
+    pub fn set_fin(&mut self, off: u64) {
+        if self.fin.is_none() {
+            self.fin = Some(off);
+            self.ranges.truncate(off);
+        }
     }
 
     /// Holds `data` found at stream offset `off` (past `base`): its bytes
@@ -56,6 +71,11 @@ impl Reassembly {
     /// Returns the bytes that were new.
     pub fn insert(&mut self, ring: &mut RingBuf, limit: usize, off: u64, data: &[u8], store: bool) -> u64 {
         debug_assert!(off > self.base);
+        let data = match self.fin {
+            Some(fin) if off >= fin => return 0,
+            Some(fin) => &data[..data.len().min((fin - off) as usize)],
+            None => data,
+        };
         if store {
             let at = ring.len() + (off - self.base) as usize;
             ring.write_at(at, data, limit);
@@ -182,6 +202,19 @@ mod tests {
         let mut out = [(0, 0); 3];
         assert_eq!(r.sack_ranges(&mut out), 3);
         assert_eq!(out, [(300, 320), (500, 510), (100, 110)]);
+    }
+
+    #[test]
+    fn nothing_past_the_fin_is_held() {
+        let (mut r, mut ring) = run(&[(100, 50), (300, 50)]);
+        r.set_fin(320);
+        let mut out = [(0, 0); 3];
+        assert_eq!(r.sack_ranges(&mut out), 2);
+        assert!(out[..2].contains(&(300, 320)), "trimmed at the FIN: {out:?}");
+        assert_eq!(r.insert(&mut ring, LIMIT, 400, &[1; 10], true), 0, "refused past the FIN");
+        assert_eq!(r.insert(&mut ring, LIMIT, 315, &[1; 10], true), 0, "clipped at the FIN");
+        r.set_fin(999);
+        assert_eq!(r.fin(), Some(320), "the first FIN stands");
     }
 
     #[test]

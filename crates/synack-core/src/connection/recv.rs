@@ -67,9 +67,9 @@ impl Connection {
         }
         if fin {
             let fin_off = self.ooo.base + u64::from((seq + data.len() as u32).since(self.rcv_nxt));
-            self.ooo.fin = Some(fin_off);
+            self.ooo.set_fin(fin_off);
         }
-        if self.ooo.fin == Some(self.ooo.base) && !self.fin_received {
+        if self.ooo.fin() == Some(self.ooo.base) && !self.fin_received {
             self.on_fin(now, cfg);
         }
     }

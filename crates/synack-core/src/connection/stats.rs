@@ -19,6 +19,7 @@ pub(super) struct Stats {
     pub ooo_segments: u64,
     pub window_probes: u64,
     pub challenge_acks: u64,
+    pub acks_rate_limited: u64,
     pub resets_in: u64,
     pub resets_out: u64,
     pub paws_drops: u64,
@@ -61,6 +62,8 @@ pub struct ConnectionInfo {
     pub notsent_bytes: usize,
     /// Bytes allocated for the send and receive buffers.
     pub buffer_bytes: usize,
+    /// Ranges of out-of-order data held (separated by holes).
+    pub reassembly_ranges: usize,
     /// In NewReno fast recovery.
     pub in_recovery: bool,
     /// Consecutive retransmission timeouts without progress.
@@ -93,6 +96,9 @@ pub struct ConnectionInfo {
     pub window_probes: u64,
     /// Challenge ACKs sent (RFC 5961).
     pub challenge_acks: u64,
+    /// ACKs for invalid segments and challenge ACKs held back by the
+    /// per-connection limit (`Config::invalid_ack_ratelimit`).
+    pub acks_rate_limited: u64,
     /// Resets received.
     pub resets_in: u64,
     /// Resets sent.
@@ -124,6 +130,7 @@ impl Connection {
             unacked: self.snd_max.since(self.snd_una),
             notsent_bytes: self.send_buf.len().saturating_sub(self.snd_max.since(self.snd_buf_seq) as usize),
             buffer_bytes: self.send_buf.capacity() + self.rcv_buf.capacity(),
+            reassembly_ranges: self.ooo.range_count(),
             in_recovery: self.in_recovery,
             retries: self.retries,
             readable: self.rcv_buf.len(),
@@ -140,6 +147,7 @@ impl Connection {
             ooo_segments: s.ooo_segments,
             window_probes: s.window_probes,
             challenge_acks: s.challenge_acks,
+            acks_rate_limited: s.acks_rate_limited,
             resets_in: s.resets_in,
             resets_out: s.resets_out,
             paws_drops: s.paws_drops,
