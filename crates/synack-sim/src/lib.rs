@@ -219,6 +219,13 @@ impl Network {
         true
     }
 
+    /// Hands `bytes` to host `to` now, as if they had arrived from the
+    /// network: an attacker's spoofed packets, for instance.
+    pub fn inject(&mut self, to: HostId, bytes: &[u8]) {
+        let now = self.now;
+        self.hosts[to].endpoint.handle_packet(now, bytes);
+    }
+
     /// Moves the clock to `t` without events (nothing may be due before it).
     pub fn advance_to(&mut self, t: Instant) {
         self.now = self.now.max(t);

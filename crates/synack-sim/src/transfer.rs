@@ -210,6 +210,11 @@ impl Transfer {
         self.server.poll(net, &mut self.buf);
     }
 
+    /// The client's and the server's connection, once each exists.
+    pub fn handles(&self) -> (Option<ConnHandle>, Option<ConnHandle>) {
+        (self.client.handle, self.server.handle)
+    }
+
     /// Both ends are finished.
     pub fn is_done(&self) -> bool {
         self.client.final_state.is_some() && self.server.final_state.is_some()

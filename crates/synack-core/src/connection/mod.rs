@@ -500,7 +500,11 @@ impl Connection {
         }
         // RFC 9293 §3.10.7.4, first check: sequence number acceptability.
         if !self.acceptable(seg) {
-            if !rst {
+            if seg.flags.syn() && !rst && self.state.is_synchronized() {
+                // RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of
+                // the sequence number" (Linux: syn_challenge).
+                self.challenge_ack(now, cfg);
+            } else if !rst {
                 self.ack_invalid_segment(now, cfg, seg);
                 if self.state == State::TimeWait && seg.flags.fin() {
                     self.restart_time_wait(now, cfg);
