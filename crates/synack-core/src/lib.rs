@@ -43,6 +43,8 @@ mod connection;
 mod endpoint;
 mod error;
 mod event;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod range_set;
 mod ring;
 mod seq;

@@ -143,7 +143,7 @@ impl RingBuf {
     }
 
     /// Moves up to `dst.len()` bytes from the front into `dst`.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn pop_into(&mut self, dst: &mut [u8]) -> usize {
         let n = dst.len().min(self.len);
         self.copy_out(0, &mut dst[..n]);

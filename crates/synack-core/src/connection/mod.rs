@@ -27,7 +27,11 @@ use rtt::RttEstimator;
 use synack_wire::{TcpFlags, TcpOptions};
 
 pub(crate) use icmp::IcmpError;
+#[cfg(feature = "fuzzing")]
+pub(crate) use reassembly::fuzz_ops as fuzz_reassembly_ops;
 use reassembly::Reassembly;
+#[cfg(feature = "fuzzing")]
+pub(crate) use scoreboard::fuzz_ops as fuzz_scoreboard_ops;
 pub use stats::ConnectionInfo;
 use timers::Timers;
 

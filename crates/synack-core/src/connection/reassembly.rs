@@ -155,6 +155,54 @@ impl Reassembly {
     }
 }
 
+/// Reads `data` as segments (offset, length) of a byte pattern delivered to
+/// reassembly and the ring, and checks them against a model of every byte
+/// (see `crate::fuzzing::reassembly`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_ops(data: &[u8]) {
+    const LIMIT: usize = 1 << 14;
+    let mut r = Reassembly::default();
+    let mut ring = RingBuf::default();
+    let mut covered = std::collections::BTreeSet::new();
+    let mut read = 0u64;
+    let pattern = |i: u64| (i % 251) as u8;
+    for op in data.chunks_exact(4) {
+        if op[0] == 0xff {
+            // The reader takes what is readable.
+            let mut out = vec![0u8; ring.len()];
+            let n = ring.pop_into(&mut out);
+            for (i, &byte) in out[..n].iter().enumerate() {
+                assert_eq!(byte, pattern(read + i as u64), "byte {} in place", read + i as u64);
+            }
+            read += n as u64;
+            continue;
+        }
+        let off = r.base + u64::from(u16::from_le_bytes([op[0], op[1]])) % (LIMIT as u64);
+        let len = u64::from(op[2]) * 4 + u64::from(op[3] % 4) + 1;
+        let room = (LIMIT - ring.len()) as u64;
+        let end = (off + len).min(r.base + room);
+        if end <= off {
+            continue;
+        }
+        let bytes: Vec<u8> = (off..end).map(pattern).collect();
+        if off == r.base {
+            ring.push(&bytes, LIMIT);
+            r.advance(&mut ring, bytes.len() as u64, true);
+        } else {
+            r.insert(&mut ring, LIMIT, off, &bytes, true);
+        }
+        covered.extend(off..end);
+        let mut prefix = read;
+        while covered.contains(&prefix) {
+            prefix += 1;
+        }
+        assert!(r.base <= prefix, "readable only what was covered: base {} prefix {prefix}", r.base);
+        assert_eq!(r.base, read + ring.len() as u64, "the ring holds what is readable");
+        assert!(ring.capacity() <= LIMIT);
+        assert!(r.range_count() <= (LIMIT / BUFFER_BYTES_PER_RANGE).max(MIN_RANGES));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -202,6 +202,69 @@ impl Scoreboard {
     }
 }
 
+/// Reads `data` as scoreboard operations and checks the scoreboard against
+/// a model of every byte SACKed (see `crate::fuzzing::scoreboard`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_ops(data: &[u8]) {
+    use std::collections::BTreeSet;
+    const MSS: u32 = 100;
+    let mut b = Scoreboard::default();
+    let mut una = SeqNum(u32::from_le_bytes([data.first().copied().unwrap_or(0), 0, 0, 0x80]));
+    let mut max = una + 5000;
+    let mut sacked: BTreeSet<u32> = BTreeSet::new(); // absolute sequence numbers
+    for op in data.chunks_exact(5).skip(1) {
+        let v = u32::from(u16::from_le_bytes([op[1], op[2]]));
+        let w = u32::from(u16::from_le_bytes([op[3], op[4]]));
+        match op[0] % 5 {
+            0 => {
+                // SACK blocks: two, relative to SND.UNA (some outside the flight).
+                let l = una + v % 6000;
+                let r = l + w % 800;
+                let blocks =
+                    [SackBlock { left: l.0, right: r.0 }, SackBlock { left: (l + 1000).0, right: (r + 1100).0 }];
+                b.update(una, max, &blocks);
+                for blk in blocks {
+                    let (bl, br) = (SeqNum(blk.left), SeqNum(blk.right));
+                    if bl < br && br <= max && bl >= una {
+                        sacked.extend((0..br.since(bl)).map(|i| (bl + i).0));
+                    }
+                }
+            }
+            1 => {
+                // The cumulative ACK moves.
+                let step = v % 700;
+                if (una + step) <= max {
+                    una += step;
+                    b.advance(una);
+                }
+            }
+            2 => max += w % 3000,
+            3 => b.on_timeout(MSS),
+            _ => b.raise_dup_thresh(),
+        }
+        if op[0] % 5 == 3 {
+            sacked.clear();
+        }
+        let flight = max.since(una);
+        let mut last_end = 0u32;
+        for (i, &(s, e)) in b.ranges().iter().enumerate() {
+            assert!(s < e && e <= flight, "range {s}..{e} outside the flight {flight}");
+            assert!(i == 0 || s > last_end, "ranges sorted, disjoint, not adjacent");
+            last_end = e;
+            for off in s..e {
+                assert!(sacked.contains(&(una + off).0), "claims {off} SACKed above SND.UNA");
+            }
+        }
+        assert!(b.pipe(max, una, MSS) <= flight);
+        assert!(b.pipe(max, max, MSS) <= 2 * flight);
+        if let Some((seq, len)) = b.next_hole(una, MSS, false) {
+            assert!(seq >= una && seq + len <= max && len <= MSS && len > 0);
+        }
+        let end = b.unsacked_end(max);
+        assert!(end >= una && end <= max);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
