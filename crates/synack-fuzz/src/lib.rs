@@ -13,8 +13,11 @@ pub use endpoint::endpoint;
 use core::net::{IpAddr, Ipv6Addr};
 use synack_wire::{IcmpMessage, IpPacket, QuotedTcp, TcpOptions, TcpPacket};
 
+/// A fuzz body: arbitrary bytes in, a panic when an invariant breaks.
+pub type Body = fn(&[u8]);
+
 /// Every fuzz target, by the name of its directory under `fuzz/corpus/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("wire", wire),
     ("tcp_options", tcp_options),
     ("icmp", icmp),
