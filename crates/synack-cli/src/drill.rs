@@ -15,14 +15,31 @@ pub struct DrillArgs {
     /// Print every event and packet of each script.
     #[arg(long)]
     pub verbose: bool,
+    /// Address family for scripts that do not say: ipv4, ipv6, ipv4-mapped-ipv6.
+    #[arg(long, value_name = "V", value_parser = parse_ip_version)]
+    pub ip_version: Option<synack_drill::settings::IpVersion>,
     /// Script files, or directories searched for *.pkt.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
 }
 
+fn parse_ip_version(s: &str) -> Result<synack_drill::settings::IpVersion, String> {
+    use synack_drill::settings::IpVersion;
+    match s {
+        "ipv4" | "4" => Ok(IpVersion::V4),
+        "ipv6" | "6" => Ok(IpVersion::V6),
+        "ipv4-mapped-ipv6" => Ok(IpVersion::Mapped),
+        _ => Err(format!("'{s}' is not ipv4, ipv6 or ipv4-mapped-ipv6")),
+    }
+}
+
 /// Runs the scripts and prints the report.
 pub fn run(args: &DrillArgs) -> ExitCode {
-    let opts = RunOptions { tolerance: core::time::Duration::from_millis(args.tolerance_ms), verbose: args.verbose };
+    let opts = RunOptions {
+        tolerance: core::time::Duration::from_millis(args.tolerance_ms),
+        verbose: args.verbose,
+        ip_version: args.ip_version,
+    };
     let mut files = Vec::new();
     for p in &args.paths {
         match collect_scripts(p) {
@@ -72,11 +89,7 @@ pub fn run(args: &DrillArgs) -> ExitCode {
             }
         }
     }
-    let mut summary = format!("{passed} passed, {} failed", failed + unparsable);
-    if !skipped.is_empty() {
-        summary.push_str(&format!(", {} skipped", skipped.len()));
-    }
-    println!("{summary}");
+    println!("{passed} passed, {} failed, {} skipped", failed + unparsable, skipped.len());
     if unparsable > 0 {
         ExitCode::from(2)
     } else if failed > 0 {

@@ -55,8 +55,8 @@ pub enum EventKind {
     Packet(PacketSpec),
     /// A system call and its expected result.
     Syscall(SyscallSpec),
-    /// `%{ ... }%` assertions.
-    Assert(Vec<Assertion>),
+    /// `%{ ... }%`: Python-flavoured statements over `tcpi_*` fields.
+    Assert(Vec<Statement>),
     /// A backtick command.
     Command(String),
 }
@@ -123,6 +123,23 @@ pub struct PacketSpec {
     pub options: OptionsSpec,
     /// synack extension: send this inbound packet with a wrong TCP checksum.
     pub bad_checksum: bool,
+    /// `[ect0]`, `[ce]`...: the ECN field of the IP header (compared only when written).
+    pub ecn: Option<Ecn>,
+}
+
+/// The ECN field of an IP header, as packetdrill writes it in `[...]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ecn {
+    /// `noecn`: 00.
+    NotEct,
+    /// `ect1`: 01.
+    Ect1,
+    /// `ect0`: 10.
+    Ect0,
+    /// `ce`: 11.
+    Ce,
+    /// `ect01`: either ECT codepoint.
+    Either,
 }
 
 /// An argument of a system call.
@@ -155,6 +172,22 @@ pub struct SyscallSpec {
     pub errno: Option<String>,
 }
 
+/// One statement of a `%{ }%` block.
+#[derive(Debug, Clone)]
+pub enum Statement {
+    /// `assert EXPR[, message]`.
+    Assert(Assertion),
+    /// `print(...)` and the like: evaluated by nobody, harmless.
+    Ignored,
+    /// A statement the runner cannot evaluate: the script is skipped.
+    Unsupported {
+        /// Line number.
+        line: usize,
+        /// The statement.
+        text: String,
+    },
+}
+
 /// One `assert` inside `%{ }%`.
 #[derive(Debug, Clone)]
 pub struct Assertion {
@@ -166,22 +199,37 @@ pub struct Assertion {
     pub expr: Expr,
 }
 
-/// An assertion expression.
+/// An assertion expression, Python-flavoured.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     /// An integer.
-    Int(i64),
-    /// A `tcpi_*` field (or another name, reported as unsupported).
+    Int(i128),
+    /// A `tcpi_*` field, a symbolic constant (`TCP_CA_Open`), or another name.
     Name(String),
-    /// `not e`.
-    Not(Box<Expr>),
-    /// `-e`.
-    Neg(Box<Expr>),
+    /// A unary operation.
+    Unary(UnOp, Box<Expr>),
     /// A binary operation.
     Bin(Box<Expr>, BinOp, Box<Expr>),
+    /// A comparison, possibly chained: `a < b <= c`.
+    Compare(Box<Expr>, Vec<(CmpOp, Expr)>),
+    /// `abs(e)`, `min(a, b)`, `max(a, b)`.
+    Call(String, Vec<Expr>),
 }
 
-/// Binary operators of assertions.
+/// Unary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    /// `not`
+    Not,
+    /// `-`
+    Neg,
+    /// `+`
+    Pos,
+    /// `~`
+    Invert,
+}
+
+/// Binary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
     /// `+`
@@ -190,8 +238,33 @@ pub enum BinOp {
     Sub,
     /// `*`
     Mul,
-    /// `/`
+    /// `/` (true division)
     Div,
+    /// `//`
+    FloorDiv,
+    /// `%`
+    Mod,
+    /// `**`
+    Pow,
+    /// `&`
+    BitAnd,
+    /// `|`
+    BitOr,
+    /// `^`
+    BitXor,
+    /// `<<`
+    Shl,
+    /// `>>`
+    Shr,
+    /// `and`
+    And,
+    /// `or`
+    Or,
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
     /// `==`
     Eq,
     /// `!=`
@@ -204,8 +277,4 @@ pub enum BinOp {
     Gt,
     /// `>=`
     Ge,
-    /// `and`
-    And,
-    /// `or`
-    Or,
 }

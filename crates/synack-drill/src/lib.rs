@@ -18,12 +18,15 @@
 #![warn(missing_docs)]
 
 pub mod ast;
-mod expr;
+pub mod commands;
+pub mod expr;
 pub mod packet;
 pub mod parse;
 mod runner;
 pub mod settings;
 mod sockets;
+pub mod synack_target;
+pub mod target;
 
 pub use parse::ParseError;
 
@@ -33,17 +36,23 @@ use std::path::{Path, PathBuf};
 /// How to run scripts.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Default time tolerance for outbound packets (a script may override it).
+    /// Default time tolerance (`--tolerance_usecs` of a script overrides it).
     pub tolerance: Duration,
     /// Record a trace of every event and packet.
     pub verbose: bool,
+    /// The address family for scripts that do not say (`--ip_version`):
+    /// suites run once with IPv4 and once with IPv6, as the kernel's do.
+    pub ip_version: Option<settings::IpVersion>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { tolerance: Duration::from_millis(4), verbose: false }
+        RunOptions { tolerance: Duration::from_millis(4), verbose: false, ip_version: None }
     }
 }
+
+/// Makes the target a script runs against, from the script's settings.
+pub type MakeTarget<'a> = dyn FnMut(&settings::Settings) -> Result<Box<dyn target::Target>, String> + 'a;
 
 /// How a script ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,25 +97,62 @@ pub struct ScriptResult {
     pub trace: Vec<String>,
 }
 
-/// Runs a script given as text.
-pub fn run_script(text: &str, opts: &RunOptions) -> ScriptResult {
-    run_with_base(text, opts, None)
+/// The synack engine: a fresh synack-core endpoint in virtual time.
+fn synack_engine(s: &settings::Settings) -> Result<Box<dyn target::Target>, String> {
+    Ok(Box::new(synack_target::SynackTarget::new(s)?))
 }
 
-fn run_with_base(text: &str, opts: &RunOptions, base: Option<&Path>) -> ScriptResult {
-    match parse::parse(text) {
-        Err(e) => ScriptResult { path: None, outcome: Outcome::ParseError(e), warnings: vec![], trace: vec![] },
-        Ok(script) => {
-            let (outcome, warnings, trace) = runner::run(&script, opts.tolerance, opts.verbose, base);
-            ScriptResult { path: None, outcome, warnings, trace }
+/// Runs a script given as text against synack.
+pub fn run_script(text: &str, opts: &RunOptions) -> ScriptResult {
+    run_script_with(text, opts, None, &mut synack_engine)
+}
+
+/// Runs a script given as text against the target `make` builds. `base` is
+/// the script's folder (files named in backtick commands are found there).
+pub fn run_script_with(text: &str, opts: &RunOptions, base: Option<&Path>, make: &mut MakeTarget<'_>) -> ScriptResult {
+    let done = |outcome, warnings| ScriptResult { path: None, outcome, warnings, trace: vec![] };
+    let script = match parse::parse(text) {
+        Err(e) => return done(Outcome::ParseError(e), vec![]),
+        Ok(s) => s,
+    };
+    let mut s = settings::Settings::new(opts.tolerance);
+    if let Some(v) = opts.ip_version {
+        s.set_ip_version(v);
+    }
+    let mut warnings = Vec::new();
+    let mut applied = Vec::new();
+    for (k, v, line) in &script.options {
+        applied.push((settings::apply_option(&mut s, k, v), *line));
+    }
+    for (k, v, line) in &script.config {
+        applied.push((settings::apply_config(&mut s.config, k, v), *line));
+    }
+    for (a, line) in applied {
+        match a {
+            settings::Applied::Ok => {}
+            settings::Applied::Warn(w) => warnings.push(format!("line {line}: {w}")),
+            settings::Applied::Unsupported(reason) => return done(Outcome::Skipped { line, reason }, warnings),
+            settings::Applied::Invalid(message) => return done(Outcome::Failed { line, message }, warnings),
         }
     }
+    let mut target = match make(&s) {
+        Ok(t) => t,
+        Err(message) => return done(Outcome::Failed { line: 1, message }, warnings),
+    };
+    let (outcome, more, trace) = runner::run(&script, target.as_mut(), &s, opts.verbose, base);
+    warnings.extend(more);
+    ScriptResult { path: None, outcome, warnings, trace }
 }
 
-/// Runs a script file.
+/// Runs a script file against synack.
 pub fn run_file(path: &Path, opts: &RunOptions) -> std::io::Result<ScriptResult> {
+    run_file_with(path, opts, &mut synack_engine)
+}
+
+/// Runs a script file against the target `make` builds.
+pub fn run_file_with(path: &Path, opts: &RunOptions, make: &mut MakeTarget<'_>) -> std::io::Result<ScriptResult> {
     let text = std::fs::read_to_string(path)?;
-    let mut r = run_with_base(&text, opts, path.parent());
+    let mut r = run_script_with(&text, opts, path.parent(), make);
     r.path = Some(path.to_path_buf());
     Ok(r)
 }

@@ -1,7 +1,7 @@
 //! Packets between the script and the stack: building inbound ones from the
 //! script's relative numbers, and checking outbound ones against the script.
 
-use crate::ast::{OptSpec, OptionsSpec, PacketSpec};
+use crate::ast::{Ecn, OptSpec, OptionsSpec, PacketSpec};
 use core::fmt::Write as _;
 use core::net::SocketAddr;
 use synack_wire::{checksum, IpPacket, IpRepr, TcpFlags, TcpPacket, PROTO_TCP};
@@ -15,6 +15,8 @@ pub struct Numbering {
     pub local_isn: Option<u32>,
     /// Stack TSval minus scripted TSval, fixed by the first outbound timestamp.
     pub ts_offset: Option<u32>,
+    /// The first outbound TS val: (the stack's, the script's).
+    pub ts_first: Option<(u32, u32)>,
 }
 
 /// A TCP option as found on the wire, in order.
@@ -133,6 +135,17 @@ pub fn build_inbound(
     let ip_len = ip.header_len();
     let mut buf = vec![0u8; ip_len + tcp_len];
     ip.emit(&mut buf).map_err(|e| e.to_string())?;
+    if let Some(e) = p.ecn {
+        let bits = ecn_value(e);
+        if ip_len == 20 {
+            buf[1] = (buf[1] & !3) | bits;
+            buf[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum::checksum(&buf[..20]);
+            buf[10..12].copy_from_slice(&c.to_be_bytes());
+        } else {
+            buf[1] = (buf[1] & !0x30) | (bits << 4);
+        }
+    }
     let t = &mut buf[ip_len..];
     t[0..2].copy_from_slice(&src.port().to_be_bytes());
     t[2..4].copy_from_slice(&dst.port().to_be_bytes());
@@ -182,6 +195,8 @@ pub struct Outbound {
     pub options: Vec<WireOpt>,
     /// Checksum verified.
     pub checksum_ok: bool,
+    /// The ECN field of the IP header (2 bits).
+    pub ecn: u8,
 }
 
 /// Decodes a datagram the stack sent.
@@ -199,7 +214,27 @@ pub fn decode(bytes: &[u8]) -> Result<Outbound, String> {
         len: tcp.payload().len() as u32,
         options: wire_options(ip.payload()),
         checksum_ok: tcp.verify_checksum(ip.src(), ip.dst()),
+        ecn: ecn_bits(bytes),
     })
+}
+
+/// The ECN field of an IPv4 or IPv6 header.
+fn ecn_bits(ip: &[u8]) -> u8 {
+    match ip.first().map(|b| b >> 4) {
+        Some(4) => ip.get(1).map_or(0, |tos| tos & 3),
+        Some(6) => ip.get(1).map_or(0, |b| (b >> 4) & 3),
+        _ => 0,
+    }
+}
+
+/// The two bits of an ECN marking.
+fn ecn_value(e: Ecn) -> u8 {
+    match e {
+        Ecn::NotEct => 0,
+        Ecn::Ect1 => 1,
+        Ecn::Ect0 | Ecn::Either => 2,
+        Ecn::Ce => 3,
+    }
 }
 
 /// Flags in the script's notation.
@@ -301,11 +336,26 @@ pub fn outbound_text(o: &Outbound, n: &Numbering) -> String {
     s
 }
 
-/// Checks an outbound segment against the script. `tolerance_ms` bounds the
-/// timestamp drift. Learns the stack's ISN and the timestamp offset.
-pub fn check_outbound(p: &PacketSpec, o: &Outbound, n: &mut Numbering, tolerance_ms: u32) -> Result<(), String> {
+/// Checks an outbound segment against the script (DRILL.md, "Compared on
+/// an outbound packet"), learning the stack's ISN and the timestamp offset.
+/// TS vals after the first are compared only with `ts_tick` (the script's
+/// `--tcp_ts_tick_usecs`), allowing drift of a tick per 4 ms of tolerance
+/// in the stack's 1 ms ticks; ecr is never compared.
+pub fn check_outbound(
+    p: &PacketSpec,
+    o: &Outbound,
+    n: &mut Numbering,
+    ts_tick: Option<core::time::Duration>,
+) -> Result<(), String> {
     if !o.checksum_ok {
         return Err("bad TCP checksum".into());
+    }
+    if let Some(e) = p.ecn {
+        let want = ecn_value(e);
+        let ok = if e == Ecn::Either { o.ecn == 1 || o.ecn == 2 } else { o.ecn == want };
+        if !ok {
+            return Err(format!("ECN field {:02b} instead of {want:02b}", o.ecn));
+        }
     }
     if o.flags != p.flags {
         return Err(format!("flags {} instead of {}", flags_text(o.flags), flags_text(p.flags)));
@@ -363,11 +413,22 @@ pub fn check_outbound(p: &PacketSpec, o: &Outbound, n: &mut Numbering, tolerance
                         x.wrapping_sub(n.remote_isn) == l && y.wrapping_sub(n.remote_isn) == r
                     })
             }
-            (OptSpec::Ts(val, ecr), WireOpt::Ts(v, e)) => {
-                let offset = *n.ts_offset.get_or_insert(v.wrapping_sub(*val));
-                let drift = v.wrapping_sub(offset).wrapping_sub(*val) as i32;
-                drift.unsigned_abs() <= tolerance_ms + 1 && e == ecr
-            }
+            (OptSpec::Ts(val, _ecr), WireOpt::Ts(v, _)) => match n.ts_offset {
+                None => {
+                    n.ts_offset = Some(v.wrapping_sub(*val));
+                    n.ts_first = Some((*v, *val));
+                    true
+                }
+                Some(_) => match (ts_tick, n.ts_first) {
+                    (Some(tick), Some((v0, val0))) => {
+                        // The stack ticks every millisecond; the script in `tick`s.
+                        let ours = f64::from(v.wrapping_sub(v0) as i32);
+                        let theirs = f64::from(val.wrapping_sub(val0) as i32) * tick.as_secs_f64() * 1000.0;
+                        (ours - theirs).abs() <= 2.0 + theirs.abs() * 0.125
+                    }
+                    _ => true,
+                },
+            },
             _ => false,
         };
         if !ok {

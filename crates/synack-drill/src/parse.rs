@@ -15,13 +15,75 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// One event's text: a physical line, or several joined (unbalanced
+/// brackets, an open backtick or `%{` block, or a trailing `\\`).
+struct Logical {
+    /// 1-based line where it starts.
+    line: usize,
+    text: String,
+}
+
+/// Joins physical lines into logical ones (DRILL.md, "A script"). Inside
+/// backticks and `%{ }%` the line breaks are kept; elsewhere they become spaces.
+fn logical_lines(lines: &[String]) -> Result<Vec<Logical>, ParseError> {
+    let mut out = Vec::new();
+    let mut cur: Option<Logical> = None;
+    let (mut depth, mut backtick, mut block) = (0i32, false, false);
+    for (i, raw) in lines.iter().enumerate() {
+        let line_no = i + 1;
+        let mut text = raw.as_str();
+        let continued = !backtick && !block && text.trim_end().ends_with('\\');
+        if continued {
+            text = text.trim_end().strip_suffix('\\').unwrap_or(text);
+        }
+        let chars: Vec<char> = text.chars().collect();
+        let mut in_str = false;
+        for (k, &ch) in chars.iter().enumerate() {
+            let next = chars.get(k + 1).copied();
+            if block {
+                if ch == '}' && next == Some('%') {
+                    block = false;
+                }
+                continue;
+            }
+            match ch {
+                '"' if !backtick => in_str = !in_str,
+                '`' if !in_str => backtick = !backtick,
+                '%' if !backtick && !in_str && next == Some('{') => block = true,
+                '(' | '[' | '{' if !backtick && !in_str => depth += 1,
+                ')' | ']' | '}' if !backtick && !in_str => depth -= 1,
+                _ => {}
+            }
+        }
+        let l = cur.get_or_insert_with(|| Logical { line: line_no, text: String::new() });
+        if !l.text.is_empty() {
+            l.text.push(if backtick || block { '\n' } else { ' ' });
+        }
+        l.text.push_str(text);
+        if !(continued || backtick || block || depth > 0) {
+            out.push(cur.take().expect("just set"));
+            depth = 0;
+        }
+    }
+    if let Some(l) = cur {
+        if backtick {
+            return Err(err(l.line, 1, "unterminated backtick command".into()));
+        }
+        if block {
+            return Err(err(l.line, 1, "unterminated %{ block".into()));
+        }
+        out.push(l);
+    }
+    Ok(out)
+}
+
 /// Parses a whole script.
 pub fn parse(text: &str) -> Result<Script, ParseError> {
     let lines = strip_comments(text);
     let mut script = Script::default();
-    let mut i = 0;
-    while i < lines.len() {
-        let (line_no, raw) = (i + 1, lines[i].as_str());
+    for logical in logical_lines(&lines)? {
+        let line_no = logical.line;
+        let raw = logical.text.as_str();
         let trimmed = raw.trim();
         // `// synack: KEY=VALUE` headers survive comment stripping as markers.
         if let Some(rest) = trimmed.strip_prefix("\u{0}synack:") {
@@ -30,47 +92,26 @@ pub fn parse(text: &str) -> Result<Script, ParseError> {
                     kv.split_once('=').ok_or_else(|| err(line_no, 1, format!("expected KEY=VALUE, got '{kv}'")))?;
                 script.config.push((k.to_string(), v.to_string(), line_no));
             }
-            i += 1;
             continue;
         }
         if trimmed.is_empty() {
-            i += 1;
             continue;
         }
         if let Some(opt) = trimmed.strip_prefix("--") {
             if script.events.is_empty() {
-                let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
-                script.options.push((k.replace('-', "_"), v.to_string(), line_no));
-                i += 1;
+                for word in opt.split_whitespace().flat_map(|w| w.split("--")).filter(|w| !w.is_empty()) {
+                    let (k, v) = word.split_once('=').unwrap_or((word, ""));
+                    script.options.push((k.replace('-', "_"), v.to_string(), line_no));
+                }
                 continue;
             }
         }
-        if let Some(start) = raw.find("%{") {
-            // An assertion block, possibly over several lines.
-            let mut body = String::new();
-            let mut j = i;
-            let mut rest = &raw[start + 2..];
-            loop {
-                if let Some(end) = rest.find("}%") {
-                    body.push_str(&rest[..end]);
-                    break;
-                }
-                body.push_str(rest);
-                body.push('\n');
-                j += 1;
-                if j >= lines.len() {
-                    return Err(err(line_no, start + 1, "unterminated %{ block".into()));
-                }
-                rest = lines[j].as_str();
-            }
-            let asserts = parse_assertions(&body, line_no)?;
-            script.events.push(Event { line: line_no, time: TimeSpec::Previous, kind: EventKind::Assert(asserts) });
-            i = j + 1;
-            continue;
-        }
         let mut c = Cursor::new(raw, line_no);
         c.skip_ws();
-        let time = if c.peek() == Some('`') { TimeSpec::Previous } else { parse_time(&mut c)? };
+        let time = match c.peek() {
+            Some('`') | Some('%') => TimeSpec::Previous,
+            _ => parse_time(&mut c)?,
+        };
         c.skip_ws();
         let kind = match c.peek() {
             Some('<') | Some('>') => EventKind::Packet(parse_packet(&mut c)?),
@@ -84,15 +125,26 @@ pub fn parse(text: &str) -> Result<Script, ParseError> {
                 c.expect('`')?;
                 EventKind::Command(cmd.trim().to_string())
             }
+            Some('%') if c.peek_at(1) == Some('{') => {
+                c.pos += 2;
+                let start = c.pos;
+                while !(c.peek() == Some('}') && c.peek_at(1) == Some('%')) {
+                    if c.bump().is_none() {
+                        return Err(c.error("unterminated %{ block"));
+                    }
+                }
+                let body: String = c.chars[start..c.pos].iter().collect();
+                c.pos += 2;
+                EventKind::Assert(parse_statements(&body, line_no)?)
+            }
             Some(ch) if ch.is_ascii_alphabetic() || ch == '_' => EventKind::Syscall(parse_syscall(&mut c)?),
-            _ => return Err(c.error("expected a packet (< or >), a system call, or a `command`")),
+            _ => return Err(c.error("expected a packet (< or >), a system call, a `command` or a %{ block")),
         };
         c.skip_ws();
         if let Some(ch) = c.peek() {
             return Err(c.error(&format!("unexpected '{ch}' after the event")));
         }
         script.events.push(Event { line: line_no, time, kind });
-        i += 1;
     }
     Ok(script)
 }
@@ -106,11 +158,11 @@ fn err(line: usize, col: usize, message: String) -> ParseError {
 fn strip_comments(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_block = false;
+    let mut in_backtick = false;
     for line in text.lines() {
         let mut s = String::new();
         let chars: Vec<char> = line.chars().collect();
         let mut k = 0;
-        let mut in_backtick = false;
         while k < chars.len() {
             if in_block {
                 if chars[k] == '*' && chars.get(k + 1) == Some(&'/') {
@@ -287,6 +339,11 @@ fn parse_time(c: &mut Cursor) -> Result<TimeSpec, ParseError> {
 fn parse_flags(c: &mut Cursor) -> Result<TcpFlags, ParseError> {
     c.skip_ws();
     let mut f = TcpFlags::default();
+    if c.peek() == Some('-') {
+        // `-`: no flags at all.
+        c.bump();
+        return Ok(f);
+    }
     let start = c.pos;
     while let Some(ch) = c.peek() {
         let bit = match ch {
@@ -311,6 +368,21 @@ fn parse_flags(c: &mut Cursor) -> Result<TcpFlags, ParseError> {
 
 fn parse_packet(c: &mut Cursor) -> Result<PacketSpec, ParseError> {
     let dir = if c.bump() == Some('<') { Dir::In } else { Dir::Out };
+    c.skip_ws();
+    let mut ecn = None;
+    if c.peek() == Some('[') {
+        c.bump();
+        let col = c.pos;
+        ecn = Some(match c.word().as_str() {
+            "noecn" => Ecn::NotEct,
+            "ect0" => Ecn::Ect0,
+            "ect1" => Ecn::Ect1,
+            "ce" => Ecn::Ce,
+            "ect01" => Ecn::Either,
+            other => return Err(err(c.line, col + 1, format!("unknown ECN marking '{other}'"))),
+        });
+        c.expect(']')?;
+    }
     let flags = parse_flags(c)?;
     let start = c.u32()?;
     c.expect(':')?;
@@ -332,6 +404,7 @@ fn parse_packet(c: &mut Cursor) -> Result<PacketSpec, ParseError> {
         urg: None,
         options: OptionsSpec::None,
         bad_checksum: false,
+        ecn,
     };
     loop {
         c.skip_ws();
@@ -430,20 +503,24 @@ fn parse_syscall(c: &mut Cursor) -> Result<SyscallSpec, ParseError> {
     if c.peek().is_some_and(|ch| ch.is_ascii_uppercase()) {
         errno = Some(c.word());
         c.skip_ws();
-        if c.peek() == Some('(') {
-            let mut depth = 0;
-            while let Some(ch) = c.bump() {
-                match ch {
-                    '(' => depth += 1,
-                    ')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
+    }
+    // A note in parentheses (the errno's text, `(flags O_RDWR)`) is for the reader.
+    if c.peek() == Some('(') {
+        let mut depth = 0;
+        while let Some(ch) = c.bump() {
+            match ch {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
                     }
-                    _ => {}
                 }
+                _ => {}
             }
+        }
+        if depth != 0 {
+            return Err(c.error("unterminated note after the return value"));
         }
     }
     Ok(SyscallSpec { name, args, ret, errno })
@@ -497,6 +574,23 @@ fn parse_arg(c: &mut Cursor) -> Result<Arg, ParseError> {
                 let save = c.pos;
                 let name = c.word();
                 c.skip_ws();
+                if !name.is_empty() && c.peek() == Some('(') {
+                    // `msg_iov(1)=...`, `msg_name(...)=...`: the count is for the reader.
+                    let mut depth = 0;
+                    while let Some(ch) = c.bump() {
+                        match ch {
+                            '(' => depth += 1,
+                            ')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    c.skip_ws();
+                }
                 if !name.is_empty() && c.peek() == Some('=') {
                     c.bump();
                     fields.push((name, parse_arg(c)?));
@@ -544,39 +638,72 @@ fn parse_arg(c: &mut Cursor) -> Result<Arg, ParseError> {
     }
 }
 
-/// Parses the body of `%{ }%`: lines of `assert EXPR[, message]`.
-fn parse_assertions(body: &str, first_line: usize) -> Result<Vec<Assertion>, ParseError> {
+/// Parses the body of `%{ }%`: Python-flavoured statements separated by
+/// `;` or line breaks (`\\` continues a line, `#` starts a comment):
+/// `assert EXPR[, message]` is checked, `print(...)` and `pass` do nothing,
+/// anything else makes the script skipped when the block is reached.
+fn parse_statements(body: &str, first_line: usize) -> Result<Vec<Statement>, ParseError> {
     let mut out = Vec::new();
+    let mut joined: Vec<(usize, String)> = Vec::new();
+    let mut carry = false;
     for (k, line) in body.lines().enumerate() {
-        let line_no = first_line + k;
-        for stmt in line.split(';') {
+        let line = match line.find('#') {
+            Some(i) if !line[..i].contains('"') => &line[..i],
+            _ => line,
+        };
+        let (text, cont) = match line.trim_end().strip_suffix('\\') {
+            Some(t) => (t, true),
+            None => (line, false),
+        };
+        match joined.last_mut() {
+            Some((_, prev)) if carry => {
+                prev.push(' ');
+                prev.push_str(text);
+            }
+            _ => joined.push((first_line + k, text.to_string())),
+        }
+        carry = cont;
+    }
+    for (line_no, line) in joined {
+        for stmt in split_statements(&line) {
             let stmt = stmt.trim();
-            if stmt.is_empty() {
+            if stmt.is_empty() || stmt == "pass" {
                 continue;
             }
-            let Some(expr_text) = stmt.strip_prefix("assert") else {
-                return Err(err(line_no, 1, format!("only 'assert' is supported in %{{ }}%, got '{stmt}'")));
-            };
-            // `assert e, message`: the message is ignored.
-            let expr_text = split_top_level_comma(expr_text).trim().to_string();
-            let expr = crate::expr::parse_expr(&expr_text).map_err(|m| err(line_no, 1, m))?;
-            out.push(Assertion { line: line_no, text: expr_text, expr });
+            if let Some(rest) = stmt.strip_prefix("assert").filter(|r| r.starts_with([' ', '('])) {
+                let expr_text = crate::expr::split_message(rest).trim().to_string();
+                let expr = crate::expr::parse_expr(&expr_text).map_err(|m| err(line_no, 1, m))?;
+                out.push(Statement::Assert(Assertion { line: line_no, text: expr_text, expr }));
+            } else if stmt.starts_with("print(") || stmt.starts_with("print ") {
+                out.push(Statement::Ignored);
+            } else {
+                out.push(Statement::Unsupported { line: line_no, text: stmt.to_string() });
+            }
         }
     }
     Ok(out)
 }
 
-fn split_top_level_comma(s: &str) -> &str {
-    let mut depth = 0;
+/// Splits a line at the `;` that are outside brackets and strings.
+fn split_statements(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None, 0);
     for (i, ch) in s.char_indices() {
-        match ch {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => return &s[..i],
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(ch),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth -= 1,
+            (None, ';') if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
             _ => {}
         }
     }
-    s
+    out.push(&s[start..]);
+    out
 }
 
 #[cfg(test)]

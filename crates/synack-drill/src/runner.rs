@@ -1,35 +1,33 @@
-//! The virtual-time engine: runs a parsed script against a fresh endpoint.
+//! The event loop (DRILL.md): runs a parsed script against a [`Target`],
+//! the same way for every engine. Times are relative to when the previous
+//! event actually finished (consecutive inbound packets chain on their
+//! scripted times; a blocking call's successors count from its start), with
+//! a tolerance of max(`--tolerance_usecs`, `--tolerance_percent` of the
+//! scripted gap). Each `>` line takes the next segments the stack sent,
+//! aggregated up to its length unless `--strict_segments`; `%{ }%` blocks
+//! are snapshots evaluated after the last event, in order.
 
 use crate::ast::*;
-use crate::packet::{self, Numbering};
-use crate::settings::{self, Applied, Settings};
-use crate::sockets::{Attempt, Progress, Sock};
+use crate::packet::{self, Numbering, Outbound};
+use crate::settings::{Applied, Settings};
+use crate::target::{Attempt, Target, TcpInfo};
 use crate::Outcome;
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
-use synack_core::{Config, ConnHandle, Endpoint, Instant, State};
 
 /// The port the stack listens on (passive) or connects to (active).
 pub const PORT: u16 = 8080;
 /// The scripted peer's port in passive tests.
-const REMOTE_EPHEMERAL_PORT: u16 = 48_888;
+pub const REMOTE_EPHEMERAL_PORT: u16 = 48_888;
 /// The scripted peer's initial sequence number.
-const REMOTE_ISN: u32 = 1_000_000;
-/// Script time 0 on the stack's clock.
-const T0: u64 = 1_000_000;
-/// How long `*` and blocked calls may wait for something to happen.
+pub const REMOTE_ISN: u32 = 1_000_000;
+/// How long `*` packets and blocked calls may wait.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
-
-/// A blocking call in progress.
-struct Pending {
-    line: usize,
-    spec: SyscallSpec,
-    progress: Progress,
-    /// Window in which it must return, if the script gave a range.
-    until: Option<(Instant, Instant)>,
-}
+/// How long past its window an expected packet is waited for before the
+/// script fails with "nothing was sent".
+const GRACE: Duration = Duration::from_secs(2);
 
 /// Why the run stopped early.
 pub(crate) enum Stop {
@@ -37,80 +35,93 @@ pub(crate) enum Stop {
     Skip(usize, String),
 }
 
-/// Everything one script run needs.
-pub(crate) struct Engine {
-    pub ep: Endpoint,
-    pub settings: Settings,
-    pub now: Instant,
-    pub socks: HashMap<i64, Sock>,
-    pub current: Option<ConnHandle>,
-    pub local_port: Option<u16>,
-    pub remote_port: u16,
-    sent: VecDeque<(Instant, Vec<u8>)>,
+/// A blocking call in progress.
+struct Pending {
+    line: usize,
+    spec: SyscallSpec,
+    /// When it must return, within the tolerance.
+    until: Option<(Duration, Duration)>,
+}
+
+/// The runner's state for one script.
+struct Run<'a> {
+    t: &'a mut dyn Target,
+    s: &'a Settings,
     numbering: Numbering,
-    /// Scripted outbound TS val -> the value the stack sent.
+    /// Scripted outbound TS val -> the value the stack sent (latest wins).
     ts_sent: HashMap<u32, u32>,
+    /// The stack's port of the connection under test.
+    local_port: Option<u16>,
+    remote_port: u16,
     pending: Option<Pending>,
-    pub warnings: Vec<String>,
-    pub trace: Vec<String>,
+    /// Segments taken from the target but not yet matched (aggregation looks ahead).
+    held: std::collections::VecDeque<crate::target::Sent>,
+    /// `%{ }%` blocks with the snapshot taken at their time.
+    snapshots: Vec<(Vec<Statement>, Result<TcpInfo, String>)>,
+    warnings: Vec<String>,
+    trace: Vec<String>,
     verbose: bool,
+    base: Option<&'a Path>,
 }
 
 fn secs(d: f64) -> Duration {
     Duration::from_secs_f64(d.max(0.0))
 }
 
-impl Engine {
-    fn script_time(&self, t: Instant) -> f64 {
-        (t.as_micros().saturating_sub(T0)) as f64 / 1e6
-    }
+fn show(d: Duration) -> String {
+    format!("{:.6}", d.as_secs_f64())
+}
 
-    fn at(&self, script_secs: f64) -> Instant {
-        Instant::from_micros(T0) + secs(script_secs)
-    }
-
+impl Run<'_> {
     fn log(&mut self, s: String) {
         if self.verbose {
-            let t = self.script_time(self.now);
-            self.trace.push(format!("{t:>9.6} {s}"));
+            let t = self.t.now();
+            self.trace.push(format!("{:>9} {s}", show(t)));
         }
     }
 
-    /// Collects what the stack wants to send.
-    fn drain(&mut self) {
-        let mut buf = vec![0u8; 65536];
-        while let Some(n) = self.ep.poll_transmit(self.now, &mut buf) {
-            if self.verbose {
-                if let Ok(o) = packet::decode(&buf[..n]) {
-                    let text = packet::outbound_text(&o, &self.numbering);
-                    self.log(format!("> {text}"));
-                }
-            }
-            self.sent.push_back((self.now, buf[..n].to_vec()));
-        }
+    fn tolerance(&self, gap: Duration) -> Duration {
+        self.s.tolerance.max(gap.mul_f64(self.s.tolerance_percent / 100.0))
     }
 
-    /// Retries a blocked call; checks its result when it completes.
-    fn check_pending(&mut self) -> Result<(), Stop> {
-        let Some(mut p) = self.pending.take() else { return Ok(()) };
-        let a = self.attempt(&p.spec, &mut p.progress);
-        self.drain();
-        if a == Attempt::Block {
-            self.pending = Some(p);
+    fn addresses(&self) -> (SocketAddr, SocketAddr) {
+        let local = SocketAddr::new(self.s.local_ip, self.local_port.unwrap_or(PORT));
+        let remote = SocketAddr::new(self.s.remote_ip, self.remote_port);
+        (local, remote)
+    }
+
+    /// Checks a blocked call that has returned.
+    fn collect_returned(&mut self) -> Result<(), Stop> {
+        if self.pending.is_none() {
             return Ok(());
         }
-        self.finish_call(p.line, &p.spec, a, p.until)
+        if let Some((at, a)) = self.t.take_returned() {
+            let p = self.pending.take().expect("pending");
+            self.finish_call(p.line, &p.spec, a, at, p.until)?;
+        }
+        Ok(())
     }
 
-    /// Checks a call's result against the script.
+    /// Lets time run to `to`, checking blocked calls on the way.
+    fn advance(&mut self, to: Duration) -> Result<(), Stop> {
+        loop {
+            self.t.run_until(to, false).map_err(|e| Stop::Fail(0, e))?;
+            self.collect_returned()?;
+            if self.t.now() >= to {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Checks a call's result (and, for a range, when it returned).
     fn finish_call(
         &mut self,
         line: usize,
         spec: &SyscallSpec,
         a: Attempt,
-        until: Option<(Instant, Instant)>,
+        at: Duration,
+        until: Option<(Duration, Duration)>,
     ) -> Result<(), Stop> {
-        let tol = self.settings.tolerance;
         match a {
             Attempt::Unsupported(why) => Err(Stop::Skip(line, why)),
             Attempt::Mismatch(m) => Err(Stop::Fail(line, format!("{}: {m}", spec.name))),
@@ -130,15 +141,15 @@ impl Engine {
                     return Err(Stop::Fail(line, format!("{} returned {got}, expected {want}", spec.name)));
                 }
                 if let Some((lo, hi)) = until {
-                    if self.now + tol < lo || self.now > hi + tol {
+                    if at < lo || at > hi {
                         return Err(Stop::Fail(
                             line,
                             format!(
-                                "{} returned at {:.6}, expected between {:.6} and {:.6}",
+                                "{} returned at {}, expected between {} and {}",
                                 spec.name,
-                                self.script_time(self.now),
-                                self.script_time(lo),
-                                self.script_time(hi)
+                                show(at),
+                                show(lo),
+                                show(hi)
                             ),
                         ));
                     }
@@ -148,396 +159,362 @@ impl Engine {
         }
     }
 
-    fn next_wake(&self) -> Option<Instant> {
-        let pending = self.pending.as_ref().and_then(|p| Engine::wake_time(&p.progress));
-        [self.ep.poll_timeout(), pending].into_iter().flatten().min()
-    }
-
-    /// Moves the clock to `target`, running timers and blocked calls. With
-    /// `stop_on_packet`, returns as soon as the stack has sent something.
-    fn advance(&mut self, target: Instant, stop_on_packet: bool) -> Result<(), Stop> {
-        loop {
-            self.drain();
-            self.check_pending()?;
-            if stop_on_packet && !self.sent.is_empty() {
-                return Ok(());
+    /// Waits for a blocked call to return before the next call starts.
+    fn finish_pending(&mut self, line: usize) -> Result<(), Stop> {
+        let limit = self.t.now() + MAX_WAIT;
+        while self.pending.is_some() {
+            let now = self.t.now();
+            if now >= limit {
+                break;
             }
-            match self.next_wake() {
-                Some(t) if t <= target => {
-                    self.now = self.now.max(t);
-                    self.ep.handle_timeout(self.now);
-                }
-                _ => break,
+            self.t.run_until(limit, false).map_err(|e| Stop::Fail(line, e))?;
+            self.collect_returned()?;
+            if self.pending.is_some() && self.t.now() <= now {
+                break;
             }
         }
-        self.now = self.now.max(target);
-        self.drain();
-        self.check_pending()
-    }
-
-    /// Fails if the stack sent a packet the script did not expect.
-    fn no_unexpected(&mut self, line: usize) -> Result<(), Stop> {
-        if let Some((t, bytes)) = self.sent.front() {
-            let text = packet::decode(bytes).map(|o| packet::outbound_text(&o, &self.numbering)).unwrap_or_else(|e| e);
-            return Err(Stop::Fail(line, format!("unexpected outbound packet at {:.6}: {text}", self.script_time(*t))));
+        if let Some(p) = self.pending.take() {
+            return Err(Stop::Fail(p.line, format!("{} never returned", p.spec.name)));
         }
         Ok(())
-    }
-
-    fn addresses(&self) -> (SocketAddr, SocketAddr) {
-        let local = SocketAddr::new(self.settings.local_ip, self.local_port.unwrap_or(PORT));
-        let remote = SocketAddr::new(self.settings.remote_ip, self.remote_port);
-        (local, remote)
     }
 
     fn inbound(&mut self, line: usize, p: &PacketSpec) -> Result<(), Stop> {
         let (local, remote) = self.addresses();
         let map = |ecr: u32| -> u32 {
             self.ts_sent.get(&ecr).copied().unwrap_or_else(|| match self.numbering.ts_offset {
-                Some(off) if ecr != 0 => ecr.wrapping_add(off),
+                Some(off) if ecr != 0 && self.s.ts_ecr_scaled => ecr.wrapping_add(off),
                 _ => ecr,
             })
         };
         let bytes =
             packet::build_inbound(p, &self.numbering, &map, remote, local, 64).map_err(|e| Stop::Fail(line, e))?;
         self.log(format!("< {}", packet::spec_text(p)));
-        let now = self.now;
-        self.ep.handle_packet(now, &bytes);
-        self.drain();
-        self.check_pending()
+        let gso = self.s.mss.filter(|&m| p.len > u32::from(m));
+        self.t.inject(&bytes, gso).map_err(|e| Stop::Fail(line, e))?;
+        self.collect_returned()
     }
 
-    fn outbound(&mut self, line: usize, p: &PacketSpec, lo: Instant, hi: Instant) -> Result<(), Stop> {
-        self.advance(hi, true)?;
-        let Some((t, bytes)) = self.sent.pop_front() else {
-            return Err(Stop::Fail(
-                line,
-                format!("expected {} by {:.6}, but nothing was sent", packet::spec_text(p), self.script_time(hi)),
-            ));
-        };
-        let o = packet::decode(&bytes).map_err(|e| Stop::Fail(line, e))?;
-        let tol_ms = self.settings.tolerance.as_millis() as u32;
-        if self.local_port.is_none() || o.flags.syn() && !o.flags.ack() {
-            self.local_port = Some(o.src.port());
+    /// The next segment the stack sends, waited for until `deadline`.
+    fn next_sent(&mut self, deadline: Duration) -> Result<Option<crate::target::Sent>, Stop> {
+        if let Some(s) = self.held.pop_front() {
+            return Ok(Some(s));
+        }
+        loop {
+            if let Some(s) = self.t.take_sent() {
+                return Ok(Some(s));
+            }
+            if self.t.now() >= deadline {
+                return Ok(None);
+            }
+            self.t.run_until(deadline, true).map_err(|e| Stop::Fail(0, e))?;
+            self.collect_returned()?;
+        }
+    }
+
+    /// An outbound line: takes the next segments (aggregated), compares
+    /// them, and returns when the (last) one was sent.
+    fn outbound(
+        &mut self,
+        line: usize,
+        p: &PacketSpec,
+        lo: Duration,
+        hi: Duration,
+        wait: Duration,
+    ) -> Result<Duration, Stop> {
+        let nothing =
+            || Stop::Fail(line, format!("expected {} by {}, but nothing was sent", packet::spec_text(p), show(hi)));
+        let first = self.next_sent(wait)?.ok_or_else(nothing)?;
+        let decode = |b: &[u8]| packet::decode(b).map_err(|e| Stop::Fail(line, e));
+        let mut agg: Outbound = decode(&first.bytes)?;
+        let mut at = first.at;
+        let mut piece = agg.len;
+        // Aggregation (DRILL.md): consecutive segments with the same headers
+        // (but seq, PSH, FIN), of equal sizes but the last, up to the length.
+        while !self.s.strict_segments && p.len > 0 && agg.len < p.len && piece > 0 {
+            let Some(next) = self.next_sent(wait)? else { break };
+            let o = decode(&next.bytes)?;
+            let joins = o.seq == agg.seq.wrapping_add(agg.len) && o.len > 0 && o.len <= piece && same_headers(&agg, &o);
+            if !joins {
+                self.held.push_front(next);
+                break;
+            }
+            piece = if o.len < piece { 0 } else { piece };
+            agg.len += o.len;
+            agg.flags = o.flags;
+            agg.checksum_ok &= o.checksum_ok;
+            at = next.at;
+        }
+        if self.local_port.is_none() || agg.flags.syn() && !agg.flags.ack() {
+            self.local_port = Some(agg.src.port());
         }
         let before = self.numbering.clone();
-        let check = packet::check_outbound(p, &o, &mut self.numbering, tol_ms);
-        let actual = packet::outbound_text(&o, &self.numbering);
+        let check = packet::check_outbound(p, &agg, &mut self.numbering, self.s.ts_tick);
+        let actual = packet::outbound_text(&agg, &self.numbering);
+        self.log(format!("> {actual}"));
         if let Err(why) = check {
             self.numbering = before;
             return Err(Stop::Fail(
                 line,
-                format!(
-                    "{why}\n  expected: {}\n  actual:   {actual} at {:.6}",
-                    packet::spec_text(p),
-                    self.script_time(t)
-                ),
+                format!("{why}\n  expected: {}\n  actual:   {actual} at {}", packet::spec_text(p), show(at)),
             ));
         }
-        if t < lo {
+        if at < lo || at > hi {
+            let when = if at < lo { "early" } else { "late" };
             return Err(Stop::Fail(
                 line,
                 format!(
-                    "sent too early at {:.6}, expected at {:.6} or later\n  packet: {actual}",
-                    self.script_time(t),
-                    self.script_time(lo)
+                    "sent too {when} at {}, expected between {} and {}\n  packet: {actual}",
+                    show(at),
+                    show(lo),
+                    show(hi)
                 ),
             ));
         }
-        if let crate::ast::OptionsSpec::List(l) = &p.options {
-            for (want, have) in l.iter().zip(&o.options) {
+        if let OptionsSpec::List(l) = &p.options {
+            for (want, have) in l.iter().zip(&agg.options) {
                 if let (OptSpec::Ts(val, _), packet::WireOpt::Ts(v, _)) = (want, have) {
                     self.ts_sent.insert(*val, *v);
                 }
             }
         }
-        Ok(())
+        Ok(at)
     }
 
-    fn syscall(&mut self, line: usize, spec: &SyscallSpec, until: Option<(Instant, Instant)>) -> Result<(), Stop> {
-        let mut progress = Progress::default();
-        let a = self.attempt(spec, &mut progress);
-        self.drain();
+    fn syscall(
+        &mut self,
+        line: usize,
+        spec: &SyscallSpec,
+        until: Option<(Duration, Duration)>,
+    ) -> Result<Duration, Stop> {
+        if spec.name == "connect" {
+            // An active open: the scripted peer listens on PORT.
+            self.remote_port = PORT;
+        }
+        let a = self.t.call(spec);
         if a == Attempt::Block {
-            self.pending = Some(Pending { line, spec: spec.clone(), progress, until });
-            return self.check_pending();
+            self.pending = Some(Pending { line, spec: spec.clone(), until });
+            self.collect_returned()?;
+            return Ok(self.t.now());
         }
-        self.finish_call(line, spec, a, until)
+        let at = self.t.now();
+        self.finish_call(line, spec, a, at, until)?;
+        Ok(at)
     }
 
-    /// Waits for a blocked call to return before the next call starts.
-    fn finish_pending(&mut self, line: usize) -> Result<(), Stop> {
-        if self.pending.is_none() {
-            return Ok(());
-        }
-        let limit = self.now + MAX_WAIT;
-        while self.pending.is_some() {
-            self.advance(self.next_wake().unwrap_or(limit).min(limit), true)?;
-            self.no_unexpected(line)?;
-            if self.now >= limit || self.next_wake().is_none() && self.pending.is_some() {
-                let p = self.pending.take().expect("pending");
-                return Err(Stop::Fail(p.line, format!("{} never returned", p.spec.name)));
-            }
-        }
-        Ok(())
-    }
-
-    fn command(&mut self, line: usize, cmd: &str, base: Option<&Path>) -> Result<(), Stop> {
-        let mut pairs = settings::sysctls_in(cmd);
-        if pairs.is_empty() {
-            // A file (a shared defaults script) is read for its sysctl lines.
-            let first = cmd.split_whitespace().next().unwrap_or("");
-            let path = base.map(|b| b.join(first)).unwrap_or_else(|| first.into());
-            match std::fs::read_to_string(&path) {
-                Ok(text) => pairs = settings::sysctls_in(&text),
-                Err(_) => {
-                    self.warnings.push(format!("line {line}: command `{cmd}` ignored"));
-                    return Ok(());
-                }
-            }
-        }
-        for (k, v) in pairs {
-            let mut applied = Applied::Ok;
-            let valid = self.ep.update_config(|c| applied = settings::apply_sysctl(c, &k, &v));
+    /// A backtick command, interpreted (DRILL.md, "Configuration").
+    fn command(&mut self, line: usize, cmd: &str) -> Result<(), Stop> {
+        for action in crate::commands::interpret(cmd, self.base) {
+            let applied = match action {
+                crate::commands::Action::Sysctl(k, v) => self.t.sysctl(&k, &v),
+                crate::commands::Action::Run(words) => self.t.command(&words),
+                crate::commands::Action::Warn(w) => Applied::Warn(w),
+            };
             match applied {
                 Applied::Ok => {}
                 Applied::Warn(w) => self.warnings.push(format!("line {line}: {w}")),
                 Applied::Unsupported(w) => return Err(Stop::Skip(line, w)),
                 Applied::Invalid(w) => return Err(Stop::Fail(line, w)),
             }
-            if let Err(e) = valid {
-                return Err(Stop::Fail(line, format!("{k}={v}: {e}")));
-            }
         }
         Ok(())
     }
 
-    /// A `tcpi_*` field of a connection, as Linux reports it.
-    pub(crate) fn tcpi(&self, h: ConnHandle, name: &str) -> Option<i64> {
-        let i = self.ep.info(h).ok()?;
-        let us = |d: Duration| d.as_micros() as i64;
-        let mss = i64::from(i.snd_mss.max(1));
-        let segs = |bytes: u32| (i64::from(bytes) + mss - 1) / mss;
-        let name = name.strip_prefix("tcpi_").unwrap_or(name);
-        Some(match name {
-            "state" => match i.state {
-                State::Established => 1,
-                State::SynSent => 2,
-                State::SynReceived => 3,
-                State::FinWait1 => 4,
-                State::FinWait2 => 5,
-                State::TimeWait => 6,
-                State::Closed => 7,
-                State::CloseWait => 8,
-                State::LastAck => 9,
-                State::Listen => 10,
-                State::Closing => 11,
-            },
-            "ca_state" => {
-                if i.in_recovery {
-                    3
-                } else if i.retries > 0 && i.unacked > 0 && i.snd_wnd > 0 {
-                    4
-                } else {
-                    0
+    /// Checks the `%{ }%` snapshots, in order.
+    fn assertions(&mut self) -> Result<(), Stop> {
+        for (stmts, info) in std::mem::take(&mut self.snapshots) {
+            for st in &stmts {
+                let a = match st {
+                    Statement::Ignored => continue,
+                    Statement::Unsupported { line, text } => {
+                        return Err(Stop::Skip(*line, format!("Python statement `{text}` is not supported")))
+                    }
+                    Statement::Assert(a) => a,
+                };
+                let info = info.as_ref().map_err(|e| Stop::Fail(a.line, e.clone()))?;
+                let look = |n: &str| info.get(n.strip_prefix("tcpi_").unwrap_or(n)).copied();
+                match crate::expr::eval(&a.expr, &look) {
+                    Ok(v) if matches!(v, crate::expr::Value::Int(0)) || v == crate::expr::Value::Float(0.0) => {
+                        let values: Vec<String> =
+                            names_in(&a.expr).iter().map(|n| format!("{n}={}", look(n).unwrap_or(-1))).collect();
+                        return Err(Stop::Fail(
+                            a.line,
+                            format!("assertion failed: {} ({})", a.text, values.join(", ")),
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(crate::expr::EvalError::Unsupported(n)) => {
+                        return Err(Stop::Skip(a.line, format!("{n} is not reported by this engine")))
+                    }
+                    Err(crate::expr::EvalError::DivideByZero) => {
+                        return Err(Stop::Fail(a.line, "division by zero".into()))
+                    }
+                    Err(crate::expr::EvalError::Invalid(m)) => return Err(Stop::Fail(a.line, m)),
                 }
-            }
-            "retransmits" | "backoff" => i64::from(i.retries),
-            "probes" => {
-                if i.snd_wnd == 0 {
-                    i64::from(i.retries)
-                } else {
-                    0
-                }
-            }
-            "options" => {
-                i64::from(i.timestamps)
-                    | (i64::from(i.sack) << 1)
-                    | (i64::from(i.snd_wscale > 0 || i.rcv_wscale > 0) << 2)
-            }
-            "snd_wscale" => i64::from(i.snd_wscale),
-            "rcv_wscale" => i64::from(i.rcv_wscale),
-            "rto" => us(i.rto),
-            "ato" => us(self.ep.config().delayed_ack),
-            "snd_mss" => i64::from(i.snd_mss),
-            "rcv_mss" | "advmss" => i64::from(i.rcv_mss),
-            "unacked" => segs(i.unacked),
-            "rtt" => us(i.srtt?),
-            "rttvar" => us(i.rttvar),
-            "min_rtt" => us(i.min_rtt?),
-            "snd_ssthresh" => {
-                if i.ssthresh >= 0x7fff_ffff {
-                    0x7fff_ffff
-                } else {
-                    i64::from(i.ssthresh) / mss
-                }
-            }
-            "snd_cwnd" => i64::from(i.cwnd) / mss,
-            "reordering" => 3,
-            "total_retrans" => i.total_retrans as i64,
-            "bytes_acked" => i.bytes_acked as i64,
-            "bytes_received" => i.bytes_received as i64,
-            "segs_out" => i.segs_out as i64,
-            "segs_in" => i.segs_in as i64,
-            "notsent_bytes" => i.notsent_bytes as i64,
-            _ => return None,
-        })
-    }
-
-    fn assert(&mut self, asserts: &[Assertion]) -> Result<(), Stop> {
-        for a in asserts {
-            let Some(h) = self.current else {
-                return Err(Stop::Fail(a.line, "an assertion but no connection".into()));
-            };
-            let look = |n: &str| self.tcpi(h, n);
-            match crate::expr::eval(&a.expr, &look) {
-                Ok(0) => {
-                    let names = names_in(&a.expr);
-                    let values: Vec<String> = names.iter().map(|n| format!("{n}={}", look(n).unwrap_or(-1))).collect();
-                    return Err(Stop::Fail(a.line, format!("assertion failed: {} ({})", a.text, values.join(", "))));
-                }
-                Ok(_) => {}
-                Err(crate::expr::EvalError::Unsupported(n)) => {
-                    return Err(Stop::Skip(a.line, format!("{n} is not supported in assertions")))
-                }
-                Err(crate::expr::EvalError::DivideByZero) => return Err(Stop::Fail(a.line, "division by zero".into())),
             }
         }
         Ok(())
     }
 }
 
+fn same_headers(a: &Outbound, b: &Outbound) -> bool {
+    let mask = |f: synack_wire::TcpFlags| f.0 & !(synack_wire::TcpFlags::PSH.0 | synack_wire::TcpFlags::FIN.0);
+    mask(a.flags) == mask(b.flags)
+        && a.ack == b.ack
+        && a.win == b.win
+        && a.urg == b.urg
+        && a.options == b.options
+        && a.src == b.src
+        && a.dst == b.dst
+        && a.ecn == b.ecn
+}
+
 fn names_in(e: &Expr) -> Vec<String> {
     match e {
-        Expr::Name(n) => vec![n.clone()],
-        Expr::Not(x) | Expr::Neg(x) => names_in(x),
+        Expr::Name(n) if crate::expr::constant(n).is_none() => vec![n.clone()],
+        Expr::Name(_) | Expr::Int(_) => vec![],
+        Expr::Unary(_, x) => names_in(x),
         Expr::Bin(a, _, b) => {
             let mut v = names_in(a);
             v.extend(names_in(b));
             v
         }
-        Expr::Int(_) => vec![],
+        Expr::Compare(a, rest) => {
+            let mut v = names_in(a);
+            for (_, x) in rest {
+                v.extend(names_in(x));
+            }
+            v
+        }
+        Expr::Call(_, args) => args.iter().flat_map(names_in).collect(),
     }
 }
 
-/// Runs a parsed script. `base` is the script's directory (for files named in commands).
+/// When an event is scripted, as times the runner checks.
+struct When {
+    /// Its scripted time.
+    at: Duration,
+    /// The scripted gap since the previous event (for the tolerance).
+    gap: Duration,
+}
+
+/// Runs a parsed script against `target` with `settings`. `base` is the
+/// script's directory (for files named in commands).
 pub(crate) fn run(
     script: &Script,
-    tolerance: Duration,
+    target: &mut dyn Target,
+    settings: &Settings,
     verbose: bool,
     base: Option<&Path>,
 ) -> (Outcome, Vec<String>, Vec<String>) {
-    let (local_ip, remote_ip) = settings::default_ips(false);
-    let mut s = Settings { tolerance, local_ip, remote_ip, config: Config::default() };
-    let mut warnings = Vec::new();
-    for (k, v, line) in &script.options {
-        match settings::apply_option(&mut s, k, v) {
-            Applied::Ok => {}
-            Applied::Warn(w) => warnings.push(format!("line {line}: {w}")),
-            Applied::Unsupported(w) => return (Outcome::Skipped { line: *line, reason: w }, warnings, vec![]),
-            Applied::Invalid(w) => return (Outcome::Failed { line: *line, message: w }, warnings, vec![]),
-        }
-    }
-    for (k, v, line) in &script.config {
-        match settings::apply_config(&mut s.config, k, v) {
-            Applied::Ok => {}
-            Applied::Warn(w) => warnings.push(format!("line {line}: {w}")),
-            Applied::Unsupported(w) => return (Outcome::Skipped { line: *line, reason: w }, warnings, vec![]),
-            Applied::Invalid(w) => return (Outcome::Failed { line: *line, message: w }, warnings, vec![]),
-        }
-    }
-    let ep = match Endpoint::new(s.config.clone(), 0x5eed) {
-        Ok(ep) => ep,
-        Err(e) => {
-            let line = script.config.first().or(script.options.first()).map_or(1, |c| c.2);
-            return (Outcome::Failed { line, message: format!("configuration: {e}") }, warnings, vec![]);
-        }
-    };
-    let mut e = Engine {
-        ep,
-        settings: s,
-        now: Instant::from_micros(T0),
-        socks: HashMap::new(),
-        current: None,
+    let mut r = Run {
+        t: target,
+        s: settings,
+        numbering: Numbering { remote_isn: REMOTE_ISN, local_isn: None, ts_offset: None, ts_first: None },
+        ts_sent: HashMap::new(),
         local_port: None,
         remote_port: REMOTE_EPHEMERAL_PORT,
-        sent: VecDeque::new(),
-        numbering: Numbering { remote_isn: REMOTE_ISN, local_isn: None, ts_offset: None },
-        ts_sent: HashMap::new(),
         pending: None,
-        warnings,
+        held: Default::default(),
+        snapshots: Vec::new(),
+        warnings: Vec::new(),
         trace: Vec::new(),
         verbose,
+        base,
     };
-    let result = run_events(&mut e, script, base);
+    let result = run_events(&mut r, script).and_then(|()| r.assertions());
     let outcome = match result {
         Ok(()) => Outcome::Passed,
         Err(Stop::Fail(line, message)) => Outcome::Failed { line, message },
         Err(Stop::Skip(line, reason)) => Outcome::Skipped { line, reason },
     };
-    (outcome, e.warnings, e.trace)
+    (outcome, r.warnings, r.trace)
 }
 
-fn run_events(e: &mut Engine, script: &Script, base: Option<&Path>) -> Result<(), Stop> {
-    let tol = e.settings.tolerance;
-    let mut prev = 0.0f64;
+fn run_events(r: &mut Run<'_>, script: &Script) -> Result<(), Stop> {
+    // The base of the next relative time: when the previous event actually
+    // finished, and the previous event's scripted time (inbound chains).
+    let mut finished = Duration::ZERO;
+    let mut scripted = Duration::ZERO;
+    let mut prev_inbound = false;
     let mut last_line = 0;
-    let resolve = |p: TimePoint, prev: f64| if p.relative { prev + p.secs } else { p.secs };
     for ev in &script.events {
-        last_line = ev.line;
         let line = ev.line;
-        match &ev.kind {
-            EventKind::Packet(p) if p.dir == Dir::Out => {
-                let (lo, hi, t) = match ev.time {
+        last_line = line;
+        let inbound = matches!(&ev.kind, EventKind::Packet(p) if p.dir == Dir::In);
+        let base = if inbound && prev_inbound { scripted } else { finished };
+        let point = |tp: TimePoint| -> When {
+            let at = if tp.relative { base + secs(tp.secs) } else { secs(tp.secs) };
+            When { at, gap: at.saturating_sub(base) }
+        };
+        match (&ev.kind, ev.time) {
+            (EventKind::Packet(p), time) if p.dir == Dir::Out => {
+                let (lo, hi, wait) = match time {
                     TimeSpec::At(tp) => {
-                        let t = resolve(tp, prev);
-                        (e.at(t).as_micros().saturating_sub(tol.as_micros() as u64), e.at(t) + tol, Some(t))
+                        let w = point(tp);
+                        let tol = r.tolerance(w.gap);
+                        (w.at.saturating_sub(tol), w.at + tol, w.at + tol + GRACE)
                     }
                     TimeSpec::Window(a, b) | TimeSpec::Range(a, b) => {
-                        let (a, b) = (resolve(a, prev), resolve(b, prev));
-                        (e.at(a).as_micros().saturating_sub(tol.as_micros() as u64), e.at(b) + tol, None)
+                        let (a, b) = (point(a), point(b));
+                        let tol = r.tolerance(b.gap);
+                        (a.at.saturating_sub(tol), b.at + tol, b.at + tol + GRACE)
                     }
-                    TimeSpec::Any | TimeSpec::Previous => (0, e.now + MAX_WAIT, None),
+                    TimeSpec::Any | TimeSpec::Previous => (Duration::ZERO, Duration::MAX, r.t.now() + MAX_WAIT),
                 };
-                e.outbound(line, p, Instant::from_micros(lo), hi)?;
-                prev = t.unwrap_or_else(|| e.script_time(e.now));
+                let at = r.outbound(line, p, lo, hi, wait)?;
+                finished = at;
+                scripted = match time {
+                    TimeSpec::At(tp) => point(tp).at,
+                    _ => at,
+                };
             }
-            _ => {
-                let (t, until) = match ev.time {
-                    TimeSpec::At(tp) => (resolve(tp, prev), None),
+            (kind, time) => {
+                let (w, until) = match time {
+                    TimeSpec::At(tp) => (point(tp), None),
                     TimeSpec::Range(a, b) => {
-                        let (a, b) = (resolve(a, prev), resolve(b, prev));
-                        (a, Some((e.at(a), e.at(b))))
+                        let (a, b) = (point(a), point(b));
+                        let tol = r.tolerance(b.gap);
+                        let until = (b.at.saturating_sub(tol), b.at + tol);
+                        (a, Some(until))
                     }
-                    TimeSpec::Window(a, _) => (resolve(a, prev), None),
-                    TimeSpec::Any | TimeSpec::Previous => (prev, None),
+                    TimeSpec::Window(a, _) => (point(a), None),
+                    TimeSpec::Any | TimeSpec::Previous => (When { at: base, gap: Duration::ZERO }, None),
                 };
-                if matches!(ev.kind, EventKind::Syscall(_)) {
-                    e.finish_pending(line)?;
+                if matches!(kind, EventKind::Syscall(_)) {
+                    r.finish_pending(line)?;
                 }
-                let target = e.at(t);
-                if target > e.now {
-                    e.advance(target, true)?;
-                    e.no_unexpected(line)?;
-                    e.advance(target, true)?;
+                if w.at > r.t.now() {
+                    r.advance(w.at)?;
                 }
-                e.no_unexpected(line)?;
-                match &ev.kind {
-                    EventKind::Packet(p) => e.inbound(line, p)?,
-                    EventKind::Syscall(sc) => e.syscall(line, sc, until)?,
-                    EventKind::Assert(a) => e.assert(a)?,
-                    EventKind::Command(cmd) => e.command(line, cmd, base)?,
-                }
-                prev = t;
+                finished = match kind {
+                    EventKind::Packet(p) => {
+                        r.inbound(line, p)?;
+                        w.at
+                    }
+                    EventKind::Syscall(sc) => {
+                        let returned = r.syscall(line, sc, until)?;
+                        // A blocked call's successors count from its start.
+                        if r.pending.is_some() {
+                            w.at
+                        } else {
+                            returned
+                        }
+                    }
+                    EventKind::Assert(stmts) => {
+                        let info = r.t.tcp_info();
+                        r.snapshots.push((stmts.clone(), info));
+                        w.at
+                    }
+                    EventKind::Command(cmd) => {
+                        r.command(line, cmd)?;
+                        w.at
+                    }
+                };
+                scripted = w.at;
             }
         }
+        prev_inbound = inbound;
     }
-    e.finish_pending(last_line)?;
-    // Packets sent by the time of the last event were not expected.
-    if let Some(&(t, _)) = e.sent.front() {
-        if t <= e.at(prev) {
-            e.no_unexpected(last_line)?;
-        }
-    }
-    Ok(())
+    r.finish_pending(last_line)
 }

@@ -6,25 +6,79 @@ use core::net::IpAddr;
 use core::time::Duration;
 use synack_core::{Config, CongestionControl, SynCookies};
 
+/// Which addresses a script uses (`--ip_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpVersion {
+    /// IPv4 sockets and packets.
+    V4,
+    /// IPv6 sockets and packets.
+    V6,
+    /// IPv6 sockets with IPv4-mapped addresses, IPv4 packets.
+    Mapped,
+}
+
 /// The runner's settings for one script.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How far an outbound packet may be from its scripted time.
+    /// `--tolerance_usecs`: how far a packet or a return may be from its time.
     pub tolerance: Duration,
-    /// The stack's address.
+    /// `--tolerance_percent`: the tolerance as a share of the scripted gap (when larger).
+    pub tolerance_percent: f64,
+    /// `--ip_version`.
+    pub ip: IpVersion,
+    /// The stack's address on the wire.
     pub local_ip: IpAddr,
-    /// The scripted peer's address.
+    /// The scripted peer's address on the wire.
     pub remote_ip: IpAddr,
-    /// The stack's configuration.
+    /// `--mtu`: the device's MTU (1500, or 1520 for IPv6, so that MSS is 1460 in both).
+    pub mtu: u16,
+    /// `--mss`: inbound segments larger than this go in as super-segments of it.
+    pub mss: Option<u16>,
+    /// `--strict_segments`: no aggregation of outbound segments.
+    pub strict_segments: bool,
+    /// `--tcp_ts_tick_usecs`: later outbound TS vals are checked, in these ticks.
+    pub ts_tick: Option<Duration>,
+    /// `--tcp_ts_ecr_scaled`: inbound ecrs not mapped are shifted by the TS offset.
+    pub ts_ecr_scaled: bool,
+    /// synack's configuration (the synack engine): defaults and `// synack:` headers.
     pub config: Config,
 }
 
-/// The default addresses of DRILL.md.
-pub fn default_ips(v6: bool) -> (IpAddr, IpAddr) {
-    if v6 {
-        ("fd3d:fa7b:d17d::1".parse().expect("literal"), "2001:db8::1".parse().expect("literal"))
-    } else {
-        ("192.168.0.1".parse().expect("literal"), "192.0.2.1".parse().expect("literal"))
+impl Settings {
+    /// DRILL.md's defaults, with `tolerance` as the default tolerance.
+    pub fn new(tolerance: Duration) -> Self {
+        let (local_ip, remote_ip) = default_ips(IpVersion::V4);
+        Settings {
+            tolerance,
+            tolerance_percent: 12.5,
+            ip: IpVersion::V4,
+            local_ip,
+            remote_ip,
+            mtu: 1500,
+            mss: None,
+            strict_segments: false,
+            ts_tick: None,
+            ts_ecr_scaled: false,
+            config: Config::default(),
+        }
+    }
+
+    /// Switches to another address family, with its defaults.
+    pub fn set_ip_version(&mut self, v: IpVersion) {
+        self.ip = v;
+        (self.local_ip, self.remote_ip) = default_ips(v);
+        self.mtu = if v == IpVersion::V6 { 1520 } else { 1500 };
+    }
+}
+
+/// The default addresses of DRILL.md: the stack is "local", the script the
+/// "remote" peer. (Mapped sockets use these IPv4 addresses on the wire.)
+pub fn default_ips(v: IpVersion) -> (IpAddr, IpAddr) {
+    match v {
+        IpVersion::V4 | IpVersion::Mapped => {
+            ("192.168.0.1".parse().expect("literal"), "192.0.2.1".parse().expect("literal"))
+        }
+        IpVersion::V6 => ("fd3d:a0b:17d6::1".parse().expect("literal"), "fd3d:fa7b:d17d::1".parse().expect("literal")),
     }
 }
 
@@ -57,31 +111,34 @@ fn result(r: Result<(), Applied>) -> Applied {
     r.err().unwrap_or(Applied::Ok)
 }
 
-/// A runner option, `--name=value`.
+/// A runner option, `--name=value`, spelled as packetdrill spells it.
 pub fn apply_option(s: &mut Settings, name: &str, value: &str) -> Applied {
     result((|| {
         match name {
             "tolerance_usecs" => s.tolerance = Duration::from_micros(num(name, value)?),
+            "tolerance_percent" => s.tolerance_percent = num(name, value)?,
             "tolerance_ms" => s.tolerance = Duration::from_millis(num(name, value)?),
-            "mss" => {
-                let mss: u16 = num(name, value)?;
-                let overhead = if s.local_ip.is_ipv6() { 60 } else { 40 };
-                s.config.mtu = mss.checked_add(overhead).ok_or_else(|| Applied::Invalid("mss too large".into()))?;
-            }
-            "ip_version" => {
-                let v6 = match value.trim() {
-                    "ipv4" | "4" => false,
-                    "ipv6" | "6" => true,
-                    other => return Err(Applied::Unsupported(format!("--ip_version={other}"))),
-                };
-                (s.local_ip, s.remote_ip) = default_ips(v6);
-            }
+            "mss" => s.mss = Some(num(name, value)?),
+            "mtu" => s.mtu = num(name, value)?,
+            "ip_version" => s.set_ip_version(match value.trim() {
+                "ipv4" | "4" => IpVersion::V4,
+                "ipv6" | "6" => IpVersion::V6,
+                "ipv4-mapped-ipv6" | "ipv4_mapped_ipv6" => IpVersion::Mapped,
+                other => return Err(Applied::Invalid(format!("--ip_version={other}"))),
+            }),
             "local_ip" => s.local_ip = value.parse().map_err(|_| Applied::Invalid(format!("--local_ip={value}")))?,
             "remote_ip" => s.remote_ip = value.parse().map_err(|_| Applied::Invalid(format!("--remote_ip={value}")))?,
+            "strict_segments" => s.strict_segments = value.is_empty() || boolean(name, value)?,
             "tcp_ts_tick_usecs" => {
-                if num::<u64>(name, value)? != 1000 {
-                    return Err(Applied::Unsupported("synack's timestamp clock ticks every 1000 us".into()));
-                }
+                let us: u64 = num(name, value)?;
+                s.ts_tick = (us > 0).then(|| Duration::from_micros(us));
+            }
+            "tcp_ts_ecr_scaled" => s.ts_ecr_scaled = value.is_empty() || boolean(name, value)?,
+            // packetdrill's options that change nothing here.
+            "verbose" | "dry_run" | "non_fatal" | "bind_port" | "connect_port" | "speed" | "gateway_ip"
+            | "netmask_ip" | "init_scripts" | "wire_client" | "wire_server" | "so_filename" | "define"
+            | "send_omit_free" | "persistent_tun_dev" | "debug" => {
+                return Err(Applied::Warn(format!("option --{name} has no effect here")))
             }
             other => return Err(Applied::Warn(format!("unknown option --{other} ignored"))),
         }

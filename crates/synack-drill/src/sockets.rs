@@ -2,7 +2,8 @@
 //! with Linux's blocking, non-blocking and errno behaviour.
 
 use crate::ast::{Arg, SyscallSpec};
-use crate::runner::Engine;
+use crate::synack_target::SynackTarget;
+pub use crate::target::Attempt;
 use core::net::SocketAddr;
 use core::time::Duration;
 use synack_core::{CloseReason, CongestionControl, ConnHandle, Error, Instant, ListenerHandle, State};
@@ -61,19 +62,6 @@ impl Sock {
             connecting: false,
         }
     }
-}
-
-/// The outcome of one try of a system call.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Attempt {
-    /// Returned this value (with this errno when -1).
-    Done(i64, Option<&'static str>),
-    /// Would block: a blocking socket waits and tries again.
-    Block,
-    /// Returned, but an output value differs from the script.
-    Mismatch(String),
-    /// The layer cannot do this: the script is skipped.
-    Unsupported(String),
 }
 
 /// Progress of a call that blocks (kept between tries).
@@ -183,7 +171,7 @@ fn struct_field<'a>(a: &'a Arg, names: &[&str]) -> Option<&'a Arg> {
     }
 }
 
-impl Engine {
+impl SynackTarget {
     /// Changes the stack's configuration; a value it cannot take is EINVAL, as in Linux.
     fn configure(&mut self, f: impl FnOnce(&mut synack_core::Config)) -> Result<(), Attempt> {
         self.ep.update_config(f).map_err(|_| errno("EINVAL"))
@@ -231,7 +219,6 @@ impl Engine {
                 let backlog = arg_int(spec, 1)?.max(1) as usize;
                 let addr = self.sock(fd)?.bound.unwrap_or(SocketAddr::new(self.settings.local_ip, crate::runner::PORT));
                 let l = self.ep.listen(addr, backlog).map_err(err)?;
-                self.local_port = Some(addr.port());
                 self.sock(fd)?.kind = SockKind::Listener(l);
                 Ok(Attempt::Done(0, None))
             }
@@ -363,7 +350,6 @@ impl Engine {
         }
         let local = s.bound.unwrap_or(SocketAddr::new(self.settings.local_ip, 0));
         let remote = SocketAddr::new(self.settings.remote_ip, crate::runner::PORT);
-        self.remote_port = crate::runner::PORT;
         let h = self.ep.connect(now, local, remote).map_err(err)?;
         self.current = Some(h);
         let sock = self.sock(fd)?;
@@ -567,8 +553,12 @@ impl Engine {
                 };
                 for (field, want) in fields {
                     let want = int(want).ok_or_else(|| Attempt::Unsupported(format!("TCP_INFO {field} value")))?;
-                    let got =
-                        self.tcpi(h, field).ok_or_else(|| Attempt::Unsupported(format!("TCP_INFO field {field}")))?;
+                    let info = crate::synack_target::tcp_info_of(&self.ep, h).unwrap_or_default();
+                    let key = field.strip_prefix("tcpi_").unwrap_or(field);
+                    let got = info
+                        .get(key)
+                        .copied()
+                        .ok_or_else(|| Attempt::Unsupported(format!("TCP_INFO field {field}")))?;
                     if got != want {
                         return Ok(Attempt::Mismatch(format!("{field} is {got}, expected {want}")));
                     }
@@ -673,11 +663,6 @@ impl Engine {
             Some(m) => Attempt::Mismatch(m),
             None => Attempt::Done(ready, None),
         })
-    }
-
-    /// When a blocked call wants to be woken even if nothing happens.
-    pub(crate) fn wake_time(p: &Progress) -> Option<Instant> {
-        p.poll_deadline
     }
 }
 
