@@ -55,16 +55,43 @@ fn a_packet_sent_late_or_not_at_all_fails() {
 }
 
 #[test]
-fn an_unexpected_packet_fails() {
+fn an_extra_segment_fails_only_before_a_later_expected_one() {
+    // DRILL.md, "Order": the data segment is not scripted; the FIN's line takes it.
     let script = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
                   +0 bind(3, ..., ...) = 0\n\
                   +0 listen(3, 1) = 0\n\
                   +0 < S 0:0(0) win 65535 <mss 1460>\n\
-                  +.1 < . 1:1(0) ack 1 win 65535\n";
+                  +0 > S. 0:0(0) ack 1 <mss 1460>\n\
+                  +.1 < . 1:1(0) ack 1 win 65535\n\
+                  +0 accept(3, ..., ...) = 4\n\
+                  +0 write(4, ..., 10) = 10\n\
+                  +0 close(4) = 0\n\
+                  +0 > F. 11:11(0) ack 1\n";
     let r = run_script(script, &RunOptions::default());
     let Outcome::Failed { line, message } = r.outcome else { panic!("{:?}", r.outcome) };
-    assert_eq!(line, 5);
-    assert!(message.contains("unexpected outbound packet"), "{message}");
+    assert_eq!(line, 10);
+    assert!(message.contains("flags P. instead of F."), "{message}");
+    // Segments after the last > line are never examined.
+    let tail: String = script.lines().take(9).map(|l| format!("{}\n", l.trim())).collect();
+    assert!(run_script(&tail, &RunOptions::default()).outcome.is_pass());
+}
+
+#[test]
+fn a_burst_is_matched_by_one_line_as_packetdrill_aggregates_it() {
+    let script = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                  +0 bind(3, ..., ...) = 0\n\
+                  +0 listen(3, 1) = 0\n\
+                  +0 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>\n\
+                  +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>\n\
+                  +.1 < . 1:1(0) ack 1 win 512\n\
+                  +0 accept(3, ..., ...) = 4\n\
+                  +0 write(4, ..., 10000) = 10000\n\
+                  +0 > P. 1:10001(10000) ack 1\n";
+    let r = run_script(script, &RunOptions::default());
+    assert!(r.outcome.is_pass(), "{:?}", r.outcome);
+    let strict = format!("--strict_segments\n{script}");
+    let r = run_script(&strict, &RunOptions::default());
+    assert!(matches!(r.outcome, Outcome::Failed { line: 10, .. }), "{:?}", r.outcome);
 }
 
 #[test]
