@@ -9,12 +9,21 @@ use synack_drill::{collect_scripts, run_file, Outcome, RunOptions};
 /// Options of `synack drill`.
 #[derive(Debug, Args)]
 pub struct DrillArgs {
-    /// Time tolerance for outbound packets, in milliseconds.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub tolerance_ms: u64,
+    /// Time tolerance for packets and returns, in milliseconds (default 4,
+    /// or 14 with --kernel, as the kernel's own runner uses in CI).
+    #[arg(long, value_name = "N")]
+    pub tolerance_ms: Option<u64>,
     /// Print every event and packet of each script.
     #[arg(long)]
     pub verbose: bool,
+    /// Run against the Linux kernel instead of synack (root; a fresh network
+    /// namespace and TUN device per script, real time).
+    #[arg(long)]
+    pub kernel: bool,
+    /// With --kernel, skip scripts whose timeline is longer than this many
+    /// seconds of real time (default 120; 0 for no limit).
+    #[arg(long, value_name = "S")]
+    pub max_real_time: Option<u64>,
     /// Address family for scripts that do not say: ipv4, ipv6, ipv4-mapped-ipv6.
     #[arg(long, value_name = "V", value_parser = parse_ip_version)]
     pub ip_version: Option<synack_drill::settings::IpVersion>,
@@ -35,10 +44,16 @@ fn parse_ip_version(s: &str) -> Result<synack_drill::settings::IpVersion, String
 
 /// Runs the scripts and prints the report.
 pub fn run(args: &DrillArgs) -> ExitCode {
+    let default_ms = if args.kernel { synack_drill_kernel::TOLERANCE_MS } else { 4 };
     let opts = RunOptions {
-        tolerance: core::time::Duration::from_millis(args.tolerance_ms),
+        tolerance: core::time::Duration::from_millis(args.tolerance_ms.unwrap_or(default_ms)),
         verbose: args.verbose,
         ip_version: args.ip_version,
+        engine: "synack",
+        max_duration: match (args.kernel, args.max_real_time.unwrap_or(120)) {
+            (false, _) | (true, 0) => None,
+            (true, s) => Some(core::time::Duration::from_secs(s)),
+        },
     };
     let mut files = Vec::new();
     for p in &args.paths {
@@ -50,10 +65,17 @@ pub fn run(args: &DrillArgs) -> ExitCode {
             }
         }
     }
+    if args.kernel {
+        if let Err(why) = synack_drill_kernel::available() {
+            eprintln!("error: --kernel: {why}");
+            return ExitCode::from(1);
+        }
+    }
     let (mut passed, mut failed, mut unparsable) = (0, 0, 0);
     let mut skipped = Vec::new();
     for f in &files {
-        let r = match run_file(f, &opts) {
+        let r = if args.kernel { synack_drill_kernel::run_file(f, &opts) } else { run_file(f, &opts) };
+        let r = match r {
             Ok(r) => r,
             Err(e) => {
                 println!("{}: cannot read: {e}", f.display());

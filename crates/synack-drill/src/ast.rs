@@ -11,6 +11,31 @@ pub struct Script {
     pub config: Vec<(String, String, usize)>,
     /// The events, in order.
     pub events: Vec<Event>,
+    /// `// engines: NAME ... (why)`: the engines the script is meant for,
+    /// and why not the others (DRILL.md, "Two engines"); None for both.
+    pub engines: Option<(Vec<String>, String)>,
+}
+
+impl Script {
+    /// The scripted time of the last event, in seconds: how long the
+    /// script takes in real time on the kernel engine (at least).
+    pub fn duration(&self) -> f64 {
+        let mut now = 0.0f64;
+        let mut end = 0.0f64;
+        let at = |p: &TimePoint, base: f64| if p.relative { base + p.secs } else { p.secs };
+        for e in &self.events {
+            match &e.time {
+                TimeSpec::At(p) => now = at(p, now),
+                TimeSpec::Range(a, b) | TimeSpec::Window(a, b) => {
+                    let start = at(a, now);
+                    now = at(b, start);
+                }
+                TimeSpec::Any | TimeSpec::Previous => {}
+            }
+            end = end.max(now);
+        }
+        end
+    }
 }
 
 /// One timed line (or block) of a script.

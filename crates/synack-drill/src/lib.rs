@@ -26,9 +26,11 @@ mod runner;
 pub mod settings;
 mod sockets;
 pub mod synack_target;
+pub mod syscall_args;
 pub mod target;
 
 pub use parse::ParseError;
+pub use runner::{PORT, REMOTE_EPHEMERAL_PORT, REMOTE_ISN};
 
 use core::time::Duration;
 use std::path::{Path, PathBuf};
@@ -43,11 +45,24 @@ pub struct RunOptions {
     /// The address family for scripts that do not say (`--ip_version`):
     /// suites run once with IPv4 and once with IPv6, as the kernel's do.
     pub ip_version: Option<settings::IpVersion>,
+    /// Scripts whose scripted timeline is longer are skipped (the kernel
+    /// engine runs in real time: a three-hour keepalive script stays
+    /// synack-only by default).
+    pub max_duration: Option<Duration>,
+    /// The engine's name, matched against a script's `// engines:` header
+    /// ("synack" or "linux"): a script meant for others is skipped.
+    pub engine: &'static str,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { tolerance: Duration::from_millis(4), verbose: false, ip_version: None }
+        RunOptions {
+            tolerance: Duration::from_millis(4),
+            verbose: false,
+            ip_version: None,
+            max_duration: None,
+            engine: "synack",
+        }
     }
 }
 
@@ -115,6 +130,19 @@ pub fn run_script_with(text: &str, opts: &RunOptions, base: Option<&Path>, make:
         Err(e) => return done(Outcome::ParseError(e), vec![]),
         Ok(s) => s,
     };
+    if let Some((names, why)) = &script.engines {
+        if !names.iter().any(|n| n == opts.engine) {
+            let reason = format!("{} only: {why}", names.join(", "));
+            return done(Outcome::Skipped { line: 1, reason }, vec![]);
+        }
+    }
+    if let Some(max) = opts.max_duration {
+        let secs = script.duration();
+        if secs > max.as_secs_f64() {
+            let reason = format!("takes {secs:.0} s of real time, over the limit of {} s", max.as_secs());
+            return done(Outcome::Skipped { line: 1, reason }, vec![]);
+        }
+    }
     let mut s = settings::Settings::new(opts.tolerance);
     if let Some(v) = opts.ip_version {
         s.set_ip_version(v);

@@ -80,7 +80,7 @@ fn logical_lines(lines: &[String]) -> Result<Vec<Logical>, ParseError> {
 /// Parses a whole script.
 pub fn parse(text: &str) -> Result<Script, ParseError> {
     let lines = strip_comments(text);
-    let mut script = Script::default();
+    let mut script = Script { engines: engines_header(text), ..Script::default() };
     for logical in logical_lines(&lines)? {
         let line_no = logical.line;
         let raw = logical.text.as_str();
@@ -151,6 +151,26 @@ pub fn parse(text: &str) -> Result<Script, ParseError> {
 
 fn err(line: usize, col: usize, message: String) -> ParseError {
     ParseError { line, col, message }
+}
+
+/// The `// engines: synack (reason)` header: engine names, then the
+/// reason, which may go on over the comment lines that follow.
+fn engines_header(text: &str) -> Option<(Vec<String>, String)> {
+    let mut lines = text.lines().map(str::trim);
+    let rest = lines.by_ref().find_map(|l| l.strip_prefix("//").and_then(|c| c.trim().strip_prefix("engines:")))?;
+    let (names, why) = rest.split_once('(').unwrap_or((rest, ""));
+    let mut reason = why.trim().to_string();
+    if !reason.is_empty() && !reason.ends_with(')') {
+        for l in lines.map_while(|l| l.strip_prefix("//")) {
+            reason.push(' ');
+            reason.push_str(l.trim());
+            if l.trim_end().ends_with(')') {
+                break;
+            }
+        }
+    }
+    let reason = reason.trim_end_matches(')').to_string();
+    Some((names.split([',', ' ']).filter(|n| !n.is_empty()).map(str::to_string).collect(), reason))
 }
 
 /// Removes `//` and `/* */` comments, keeping line numbers. A

@@ -229,6 +229,8 @@ impl Run<'_> {
         let mut agg: Outbound = decode(&first.bytes)?;
         let mut at = first.at;
         let mut piece = agg.len;
+        let mark = |o: &Outbound| if o.flags.psh() { 'P' } else { '.' };
+        let mut pieces = String::from(mark(&agg));
         // Aggregation (DRILL.md): consecutive segments with the same headers
         // (but seq, PSH, FIN), of equal sizes but the last, up to the length.
         while !self.s.strict_segments && p.len > 0 && agg.len < p.len && piece > 0 {
@@ -242,6 +244,7 @@ impl Run<'_> {
             piece = if o.len < piece { 0 } else { piece };
             agg.len += o.len;
             agg.flags = o.flags;
+            pieces.push(mark(&o));
             agg.checksum_ok &= o.checksum_ok;
             at = next.at;
         }
@@ -251,7 +254,12 @@ impl Run<'_> {
         let before = self.numbering.clone();
         let check = packet::check_outbound(p, &agg, &mut self.numbering, self.s.ts_tick);
         let actual = packet::outbound_text(&agg, &self.numbering);
-        self.log(format!("> {actual}"));
+        if pieces.len() > 1 {
+            // Verbose traces show the segments an aggregate was made of (PSH or not).
+            self.log(format!("> {actual} ({} segments: {pieces})", pieces.len()));
+        } else {
+            self.log(format!("> {actual}"));
+        }
         if let Err(why) = check {
             self.numbering = before;
             return Err(Stop::Fail(

@@ -3,6 +3,7 @@
 
 use crate::ast::{Arg, SyscallSpec};
 use crate::synack_target::SynackTarget;
+use crate::syscall_args::{arg_int, int, iov_len, name_of, poll_text, struct_field};
 pub use crate::target::Attempt;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -93,82 +94,12 @@ pub fn errno_of(e: Error) -> (&'static str, i64) {
     }
 }
 
-/// The number of a symbol that scripts use as an argument or expected value.
-pub fn symbol(name: &str) -> Option<i64> {
-    Some(match name {
-        "AF_INET" | "PF_INET" => 2,
-        "AF_INET6" | "PF_INET6" => 10,
-        "SOCK_STREAM" => 1,
-        "IPPROTO_TCP" | "SOL_TCP" => 6,
-        "SOL_SOCKET" => 1,
-        "F_GETFL" => 3,
-        "F_SETFL" => 4,
-        "O_RDWR" => 2,
-        "O_NONBLOCK" => 0x800,
-        "SHUT_RD" => 0,
-        "SHUT_WR" => 1,
-        "SHUT_RDWR" => 2,
-        "POLLIN" => 0x1,
-        "POLLPRI" => 0x2,
-        "POLLOUT" => 0x4,
-        "POLLERR" => 0x8,
-        "POLLHUP" => 0x10,
-        "POLLNVAL" => 0x20,
-        "POLLRDNORM" => 0x40,
-        "POLLWRNORM" => 0x100,
-        "POLLRDHUP" => 0x2000,
-        "EAGAIN" | "EWOULDBLOCK" => 11,
-        "EINPROGRESS" => 115,
-        "EALREADY" => 114,
-        "ECONNREFUSED" => 111,
-        "ECONNRESET" => 104,
-        "ETIMEDOUT" => 110,
-        "EPIPE" => 32,
-        "ENOTCONN" => 107,
-        "EISCONN" => 106,
-        "EHOSTUNREACH" => 113,
-        "ECONNABORTED" => 103,
-        _ => return None,
-    })
-}
-
-fn int(a: &Arg) -> Option<i64> {
-    match a {
-        Arg::Int(v) => Some(*v),
-        Arg::Symbols(s) => s.iter().map(|x| symbol(x)).try_fold(0i64, |acc, v| Some(acc | v?)),
-        Arg::List(l) if l.len() == 1 => int(&l[0]),
-        _ => None,
-    }
-}
-
-fn arg_int(spec: &SyscallSpec, i: usize) -> Result<i64, Attempt> {
-    spec.args
-        .get(i)
-        .and_then(int)
-        .ok_or_else(|| Attempt::Unsupported(format!("{}: argument {} not understood", spec.name, i + 1)))
-}
-
-fn name_of(spec: &SyscallSpec, i: usize) -> String {
-    match spec.args.get(i) {
-        Some(Arg::Symbols(s)) => s.join("|"),
-        Some(other) => format!("{other:?}"),
-        None => String::new(),
-    }
-}
-
 fn err(e: Error) -> Attempt {
     Attempt::Done(-1, Some(errno_of(e).0))
 }
 
 fn errno(name: &'static str) -> Attempt {
     Attempt::Done(-1, Some(name))
-}
-
-fn struct_field<'a>(a: &'a Arg, names: &[&str]) -> Option<&'a Arg> {
-    match a {
-        Arg::Struct(fields) => fields.iter().find(|(n, _)| names.contains(&n.as_str())).map(|(_, v)| v),
-        _ => None,
-    }
 }
 
 impl SynackTarget {
@@ -664,36 +595,4 @@ impl SynackTarget {
             None => Attempt::Done(ready, None),
         })
     }
-}
-
-fn poll_text(v: i64) -> String {
-    let names = [
-        (0x1, "POLLIN"),
-        (0x2, "POLLPRI"),
-        (0x4, "POLLOUT"),
-        (0x8, "POLLERR"),
-        (0x10, "POLLHUP"),
-        (0x20, "POLLNVAL"),
-        (0x2000, "POLLRDHUP"),
-    ];
-    let parts: Vec<&str> = names.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
-    if parts.is_empty() {
-        "0".into()
-    } else {
-        parts.join("|")
-    }
-}
-
-/// Total length of a writev/readv iovec list: `[{..., 100}, {..., 200}]`.
-fn iov_len(spec: &SyscallSpec) -> Result<usize, Attempt> {
-    let Some(Arg::List(iov)) = spec.args.get(1) else {
-        return Err(Attempt::Unsupported(format!("{}: iovec not understood", spec.name)));
-    };
-    let mut total = 0;
-    for v in iov {
-        let Arg::Struct(fields) = v else { return Err(Attempt::Unsupported("iovec entry".into())) };
-        let len = fields.iter().rev().find_map(|(_, a)| int(a)).ok_or(Attempt::Unsupported("iovec length".into()))?;
-        total += len as usize;
-    }
-    Ok(total)
 }

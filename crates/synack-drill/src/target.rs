@@ -69,3 +69,82 @@ pub trait Target {
     /// recently created by connect or accept), now.
     fn tcp_info(&mut self) -> Result<TcpInfo, String>;
 }
+
+/// The fields of Linux's `struct tcp_info` (include/uapi/linux/tcp.h), with
+/// their offsets and sizes, in order.
+const LINUX_TCP_INFO: &[(&str, usize, usize)] = &[
+    ("state", 0, 1),
+    ("ca_state", 1, 1),
+    ("retransmits", 2, 1),
+    ("probes", 3, 1),
+    ("backoff", 4, 1),
+    ("options", 5, 1),
+    ("rto", 8, 4),
+    ("ato", 12, 4),
+    ("snd_mss", 16, 4),
+    ("rcv_mss", 20, 4),
+    ("unacked", 24, 4),
+    ("sacked", 28, 4),
+    ("lost", 32, 4),
+    ("retrans", 36, 4),
+    ("fackets", 40, 4),
+    ("last_data_sent", 44, 4),
+    ("last_ack_sent", 48, 4),
+    ("last_data_recv", 52, 4),
+    ("last_ack_recv", 56, 4),
+    ("pmtu", 60, 4),
+    ("rcv_ssthresh", 64, 4),
+    ("rtt", 68, 4),
+    ("rttvar", 72, 4),
+    ("snd_ssthresh", 76, 4),
+    ("snd_cwnd", 80, 4),
+    ("advmss", 84, 4),
+    ("reordering", 88, 4),
+    ("rcv_rtt", 92, 4),
+    ("rcv_space", 96, 4),
+    ("total_retrans", 100, 4),
+    ("pacing_rate", 104, 8),
+    ("max_pacing_rate", 112, 8),
+    ("bytes_acked", 120, 8),
+    ("bytes_received", 128, 8),
+    ("segs_out", 136, 4),
+    ("segs_in", 140, 4),
+    ("notsent_bytes", 144, 4),
+    ("min_rtt", 148, 4),
+    ("data_segs_in", 152, 4),
+    ("data_segs_out", 156, 4),
+    ("delivery_rate", 160, 8),
+    ("busy_time", 168, 8),
+    ("rwnd_limited", 176, 8),
+    ("sndbuf_limited", 184, 8),
+    ("delivered", 192, 4),
+    ("delivered_ce", 196, 4),
+    ("bytes_sent", 200, 8),
+    ("bytes_retrans", 208, 8),
+    ("dsack_dups", 216, 4),
+    ("reord_seen", 220, 4),
+    ("rcv_ooopack", 224, 4),
+    ("snd_wnd", 228, 4),
+    ("rcv_wnd", 232, 4),
+];
+
+/// Decodes the bytes of a Linux `struct tcp_info` (native endian, as
+/// `getsockopt(TCP_INFO)` fills them); fields past `bytes.len()` (an older
+/// kernel) are absent.
+pub fn linux_tcp_info(bytes: &[u8]) -> TcpInfo {
+    let mut m = TcpInfo::new();
+    for &(name, off, size) in LINUX_TCP_INFO {
+        let Some(b) = bytes.get(off..off + size) else { continue };
+        let v = match size {
+            1 => i64::from(b[0]),
+            4 => i64::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+            _ => u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as i64,
+        };
+        m.insert(name, v);
+    }
+    if let Some(&w) = bytes.get(6) {
+        m.insert("snd_wscale", i64::from(w & 0x0f));
+        m.insert("rcv_wscale", i64::from(w >> 4));
+    }
+    m
+}

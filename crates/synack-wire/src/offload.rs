@@ -151,6 +151,27 @@ pub fn complete_checksum(packet: &mut [u8], csum_start: usize, csum_offset: usiz
     Ok(())
 }
 
+/// Replaces the TCP checksum of a whole IPv4 or IPv6 datagram by the
+/// pseudo-header sum alone, as a sender that leaves the checksum to the
+/// device writes it (virtio's `NEEDS_CSUM`).
+pub fn make_checksum_partial(packet: &mut [u8]) -> Result<(), WireError> {
+    let ip = IpPacket::parse(packet)?;
+    let (src, dst) = (ip.src(), ip.dst());
+    let tcp_len = ip.payload().len();
+    let at = packet.len() - tcp_len;
+    if ip.protocol() != PROTO_TCP || tcp_len < 20 {
+        return Err(WireError::BadHeaderLength(tcp_len));
+    }
+    let acc = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => checksum::pseudo_v4(s, d, PROTO_TCP, tcp_len as u16),
+        (IpAddr::V6(s), IpAddr::V6(d)) => checksum::pseudo_v6(s, d, PROTO_TCP, tcp_len as u32),
+        _ => return Err(WireError::MixedFamilies),
+    };
+    let partial = !checksum::fold(acc);
+    packet[at + 16..at + 18].copy_from_slice(&partial.to_be_bytes());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +238,8 @@ mod tests {
         p[36..38].copy_from_slice(&pseudo.to_be_bytes());
         complete_checksum(&mut p, 20, 16).unwrap();
         assert_eq!([p[36], p[37]], full);
+        make_checksum_partial(&mut p).unwrap();
+        assert_eq!(u16::from_be_bytes([p[36], p[37]]), pseudo);
         assert!(complete_checksum(&mut p, 20, 100).is_err());
     }
 }

@@ -11,7 +11,7 @@ use crate::{Config, FourTuple};
 use synack_wire::{TcpFlags, TcpOptions};
 
 /// Bytes of option space a timestamp option takes in every segment.
-const TS_OPTION_LEN: u16 = 12;
+pub(super) const TS_OPTION_LEN: u16 = 12;
 
 impl Connection {
     /// An active open (RFC 9293 §3.10.1): the SYN goes out on the next poll.

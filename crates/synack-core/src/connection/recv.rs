@@ -198,7 +198,10 @@ impl Connection {
     /// a large buffer is offered as the peer shows it can use it.
     fn scaled_space(&self) -> u32 {
         let shift = self.rcv_wscale;
-        let raw = (self.rcv_space().min(self.rcv_wnd_ceiling) >> shift).min(65535);
+        // The ceiling is rounded up to the scale's granularity (as Linux's
+        // __tcp_select_window), free space down: never more than fits.
+        let ceiling = self.rcv_wnd_ceiling.div_ceil(1 << shift);
+        let raw = (self.rcv_space() >> shift).min(ceiling).min(65535);
         raw << shift
     }
 
@@ -207,8 +210,18 @@ impl Connection {
     /// min(buffer/2, MSS) (receiver SWS avoidance).
     pub(super) fn window_to_advertise(&mut self, syn: bool) -> u16 {
         if syn {
-            let w = self.rcv_space().min(65535);
+            // As Linux's tcp_select_initial_window: whole segments of the
+            // MSS the peer will send (less the timestamp option when it is
+            // in use), so 64240 (44 × 1460) or 65160 (45 × 1448) by default.
+            let unit = u32::from(self.rcv_mss)
+                .saturating_sub(if self.ts_ok { u32::from(super::handshake::TS_OPTION_LEN) } else { 0 })
+                .max(1);
+            let mut w = self.rcv_space().min(65535);
+            if w > unit {
+                w -= w % unit;
+            }
             self.rcv_adv = self.rcv_nxt + w;
+            self.rcv_wnd_ceiling = self.rcv_wnd_ceiling.min(w.max(1));
             return w as u16;
         }
         let mut right = self.rcv_nxt + self.scaled_space();

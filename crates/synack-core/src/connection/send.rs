@@ -487,7 +487,10 @@ impl Connection {
             return None;
         }
         let mut flags = TcpFlags::ACK;
-        if len > 0 && off + len == self.send_buf.len() {
+        // PSH at the end of what the application wrote, and on every
+        // super-segment (its last piece), as Linux forces it on GSO packets
+        // to flush the receiver's GRO (tcp_output.c, __tcp_transmit_skb).
+        if len > 0 && off + len == self.send_buf.len() || len > piece {
             flags |= TcpFlags::PSH;
         }
         if fin {

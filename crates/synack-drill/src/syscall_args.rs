@@ -1,0 +1,188 @@
+//! The arguments of scripted system calls as both engines read them
+//! (DRILL.md, "System calls"): symbols with Linux's values, numbers,
+//! `[value]` pointers, `{name=value}` structs, iovec lists, and the errno
+//! names results are compared by.
+
+use crate::ast::{Arg, SyscallSpec};
+use crate::target::Attempt;
+
+/// The number of a symbol that scripts use as an argument or expected value.
+pub fn symbol(name: &str) -> Option<i64> {
+    Some(match name {
+        "NULL" => 0,
+        "SOL_IP" | "IPPROTO_IP" => 0,
+        "SOL_IPV6" | "IPPROTO_IPV6" => 41,
+        "SO_REUSEADDR" => 2,
+        "SO_ERROR" => 4,
+        "SO_SNDBUF" => 7,
+        "SO_RCVBUF" => 8,
+        "SO_KEEPALIVE" => 9,
+        "SO_LINGER" => 13,
+        "SO_REUSEPORT" => 15,
+        "SO_RCVLOWAT" => 18,
+        "TCP_NODELAY" => 1,
+        "TCP_MAXSEG" => 2,
+        "TCP_CORK" => 3,
+        "TCP_KEEPIDLE" => 4,
+        "TCP_KEEPINTVL" => 5,
+        "TCP_KEEPCNT" => 6,
+        "TCP_INFO" => 11,
+        "TCP_CONGESTION" => 13,
+        "TCP_USER_TIMEOUT" => 18,
+        "TCP_NOTSENT_LOWAT" => 25,
+        "TCP_INQ" => 36,
+        "IP_TOS" => 1,
+        "IP_MTU_DISCOVER" => 10,
+        "IPV6_TCLASS" => 67,
+        "IP_PMTUDISC_DONT" => 0,
+        "IP_PMTUDISC_WANT" => 1,
+        "IP_PMTUDISC_DO" => 2,
+        "IP_PMTUDISC_PROBE" => 3,
+        "MSG_OOB" => 1,
+        "MSG_PEEK" => 2,
+        "MSG_TRUNC" => 0x20,
+        "MSG_DONTWAIT" => 0x40,
+        "MSG_WAITALL" => 0x100,
+        "MSG_NOSIGNAL" => 0x4000,
+        "MSG_MORE" => 0x8000,
+        "MSG_ZEROCOPY" => 0x400_0000,
+        "MSG_FASTOPEN" => 0x2000_0000,
+        "EPOLLIN" => 0x1,
+        "EPOLLPRI" => 0x2,
+        "EPOLLOUT" => 0x4,
+        "EPOLLERR" => 0x8,
+        "EPOLLHUP" => 0x10,
+        "EPOLLRDHUP" => 0x2000,
+        "EPOLLET" => 1 << 31,
+        "EPOLLONESHOT" => 1 << 30,
+        "EPOLL_CTL_ADD" => 1,
+        "EPOLL_CTL_DEL" => 2,
+        "EPOLL_CTL_MOD" => 3,
+        "SIOCINQ" | "FIONREAD" => 0x541b,
+        "SIOCOUTQ" | "TIOCOUTQ" => 0x5411,
+        "SIOCOUTQNSD" => 0x894b,
+        "O_RDONLY" => 0,
+        "O_WRONLY" => 1,
+        "EINVAL" => 22,
+        "EFAULT" => 14,
+        "EBADF" => 9,
+        "ENOPROTOOPT" => 92,
+        "EADDRINUSE" => 98,
+        "EADDRNOTAVAIL" => 99,
+        "EMSGSIZE" => 90,
+        "ENOBUFS" => 105,
+        "EOPNOTSUPP" => 95,
+        "ENOTSOCK" => 88,
+        "AF_INET" | "PF_INET" => 2,
+        "AF_INET6" | "PF_INET6" => 10,
+        "SOCK_STREAM" => 1,
+        "IPPROTO_TCP" | "SOL_TCP" => 6,
+        "SOL_SOCKET" => 1,
+        "F_GETFL" => 3,
+        "F_SETFL" => 4,
+        "O_RDWR" => 2,
+        "O_NONBLOCK" => 0x800,
+        "SHUT_RD" => 0,
+        "SHUT_WR" => 1,
+        "SHUT_RDWR" => 2,
+        "POLLIN" => 0x1,
+        "POLLPRI" => 0x2,
+        "POLLOUT" => 0x4,
+        "POLLERR" => 0x8,
+        "POLLHUP" => 0x10,
+        "POLLNVAL" => 0x20,
+        "POLLRDNORM" => 0x40,
+        "POLLWRNORM" => 0x100,
+        "POLLRDHUP" => 0x2000,
+        "EAGAIN" | "EWOULDBLOCK" => 11,
+        "EINPROGRESS" => 115,
+        "EALREADY" => 114,
+        "ECONNREFUSED" => 111,
+        "ECONNRESET" => 104,
+        "ETIMEDOUT" => 110,
+        "EPIPE" => 32,
+        "ENOTCONN" => 107,
+        "EISCONN" => 106,
+        "EHOSTUNREACH" => 113,
+        "ECONNABORTED" => 103,
+        _ => return None,
+    })
+}
+
+/// The value of an argument: a number, symbols or'd together, or `[v]`.
+pub fn int(a: &Arg) -> Option<i64> {
+    match a {
+        Arg::Int(v) => Some(*v),
+        Arg::Symbols(s) => s.iter().map(|x| symbol(x)).try_fold(0i64, |acc, v| Some(acc | v?)),
+        Arg::List(l) if l.len() == 1 => int(&l[0]),
+        _ => None,
+    }
+}
+
+/// Argument `i` as a number, or "skipped: not understood".
+pub fn arg_int(spec: &SyscallSpec, i: usize) -> Result<i64, Attempt> {
+    spec.args
+        .get(i)
+        .and_then(int)
+        .ok_or_else(|| Attempt::Unsupported(format!("{}: argument {} not understood", spec.name, i + 1)))
+}
+
+/// Argument `i` as written (the symbol names).
+pub fn name_of(spec: &SyscallSpec, i: usize) -> String {
+    match spec.args.get(i) {
+        Some(Arg::Symbols(s)) => s.join("|"),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}
+
+/// Whether argument `i` is a buffer the script wrote as a literal pointer
+/// (`NULL`, `0`, `0x1234`): the call fails with EFAULT, as in Linux.
+pub fn is_bad_pointer(spec: &SyscallSpec, i: usize) -> bool {
+    match spec.args.get(i) {
+        Some(Arg::Int(_)) => true,
+        Some(Arg::Symbols(s)) => s.len() == 1 && s[0] == "NULL",
+        _ => false,
+    }
+}
+
+/// The member of a struct argument named one of `names`.
+pub fn struct_field<'a>(a: &'a Arg, names: &[&str]) -> Option<&'a Arg> {
+    match a {
+        Arg::Struct(fields) => fields.iter().find(|(n, _)| names.contains(&n.as_str())).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// poll events as text (`POLLIN|POLLOUT`).
+pub fn poll_text(v: i64) -> String {
+    let names = [
+        (0x1, "POLLIN"),
+        (0x2, "POLLPRI"),
+        (0x4, "POLLOUT"),
+        (0x8, "POLLERR"),
+        (0x10, "POLLHUP"),
+        (0x20, "POLLNVAL"),
+        (0x2000, "POLLRDHUP"),
+    ];
+    let parts: Vec<&str> = names.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
+    if parts.is_empty() {
+        "0".into()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// Total length of a writev/readv iovec list: `[{..., 100}, {..., 200}]`.
+pub fn iov_len(spec: &SyscallSpec) -> Result<usize, Attempt> {
+    let Some(Arg::List(iov)) = spec.args.get(1) else {
+        return Err(Attempt::Unsupported(format!("{}: iovec not understood", spec.name)));
+    };
+    let mut total = 0;
+    for v in iov {
+        let Arg::Struct(fields) = v else { return Err(Attempt::Unsupported("iovec entry".into())) };
+        let len = fields.iter().rev().find_map(|(_, a)| int(a)).ok_or(Attempt::Unsupported("iovec length".into()))?;
+        total += len as usize;
+    }
+    Ok(total)
+}
