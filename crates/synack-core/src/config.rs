@@ -81,6 +81,9 @@ pub struct Config {
     pub timestamps: bool,
     /// Offer and accept SACK (RFC 2018).
     pub sack: bool,
+    /// Report duplicate segments in the first SACK block (D-SACK, RFC 2883;
+    /// Linux's tcp_dsack).
+    pub dsack: bool,
     /// Initial congestion window in segments (RFC 6928).
     pub initial_cwnd_segments: u32,
     /// Initial retransmission timeout (RFC 6298 §2.1).
@@ -145,6 +148,7 @@ impl Default for Config {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            dsack: true,
             initial_cwnd_segments: 10,
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(200),

@@ -18,11 +18,6 @@ impl RangeSet {
         self.map.len()
     }
 
-    /// True when the set holds nothing.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
     /// Adds `[start, end)`, merging with ranges it overlaps or touches.
     /// Returns how many of its bytes were not in the set before.
     pub fn insert(&mut self, start: u64, end: u64) -> u64 {
@@ -59,6 +54,16 @@ impl RangeSet {
     pub fn containing(&self, at: u64) -> Option<(u64, u64)> {
         let (&s, &e) = self.map.range(..=at).next_back()?;
         (at < e).then_some((s, e))
+    }
+
+    /// The intersection of `[start, end)` with the lowest range it meets.
+    pub fn first_overlap(&self, start: u64, end: u64) -> Option<(u64, u64)> {
+        let (s, e) = match self.map.range(..=start).next_back() {
+            Some((&s, &e)) if e > start => (s, e),
+            _ => self.map.range(start..end).next().map(|(&s, &e)| (s, e))?,
+        };
+        let (a, b) = (s.max(start), e.min(end));
+        (a < b).then_some((a, b))
     }
 
     /// The lowest range.
@@ -98,6 +103,18 @@ impl RangeSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_overlap_finds_the_held_part() {
+        let mut r = RangeSet::default();
+        r.insert(10, 20);
+        r.insert(30, 40);
+        assert_eq!(r.first_overlap(0, 10), None);
+        assert_eq!(r.first_overlap(15, 35), Some((15, 20)));
+        assert_eq!(r.first_overlap(20, 35), Some((30, 35)));
+        assert_eq!(r.first_overlap(22, 28), None);
+        assert_eq!(r.first_overlap(5, 50), Some((10, 20)));
+    }
     use proptest::prelude::*;
     use std::collections::BTreeSet;
 

@@ -154,7 +154,7 @@ fn receiver_window_never_shrinks_and_small_openings_are_not_advertised() {
     let mut r = Raw::passive_with(cfg);
     r.inject(PEER_ISN + 1, r.our_next(), ACK, &[1u8; 1460]);
     r.inject(PEER_ISN + 1461, r.our_next(), ACK, &[1u8; 1460]);
-    let ack = r.take().remove(0);
+    let ack = r.take().pop().expect("an ACK");
     // The SYN-ACK offered 7300 (whole segments of the 8192, as Linux):
     // 5272 free bytes would move the right edge by less than an MSS.
     assert_eq!(u32::from(ack.window) + 2920, 7300, "right edge kept");
@@ -164,6 +164,48 @@ fn receiver_window_never_shrinks_and_small_openings_are_not_advertised() {
     r.ep().recv(now, h, &mut buf).unwrap();
     r.p.flush();
     assert!(r.take().is_empty());
+}
+
+#[test]
+fn at_zero_window_a_data_segment_still_opens_our_send_window() {
+    // Both windows closed: our buffer is full, and the peer has said 0. The
+    // peer's next segment carries data we cannot take and a window update;
+    // RFC 9293 §3.10.7.4 asks us to accept its ACK anyway, or neither side
+    // would ever send again (the deadlock a lossy echo run once showed).
+    let cfg = Config { recv_buffer: 2920, window_scaling: false, ..Config::default() };
+    let mut r = Raw::passive_with(cfg);
+    let p = r.peer_next();
+    r.inject_win(p, r.our_next(), ACK, 0, &[1u8; 1460]);
+    r.inject_win(p + 1460, r.our_next(), ACK, 0, &[2u8; 1460]);
+    let acks = r.take();
+    assert_eq!(acks.last().map(|a| (a.ack, a.window)), Some((p + 2920, 0)), "{acks:?}");
+    r.send(b"reply");
+    assert!(r.take().iter().all(|s| s.len == 0), "the peer's window is zero");
+    r.inject_win(p + 2920, r.our_next(), ACK, 65535, &[3u8; 100]);
+    let out = r.take();
+    assert!(out.iter().any(|s| s.len == 5), "the window update was taken: {out:?}");
+    assert!(out.iter().all(|s| s.ack == p + 2920), "the data itself was not");
+    let h = r.h.unwrap();
+    assert_eq!(r.ep().info(h).unwrap().zero_window_drops, 1);
+}
+
+#[test]
+fn an_ack_at_the_right_edge_of_our_window_is_taken() {
+    // The peer filled our window and its first segment was lost; its later
+    // ACKs of our data carry SEQ = RCV.NXT + RCV.WND. Linux takes them
+    // (tcp_sequence); refusing them stalled a lossy echo run for minutes.
+    let cfg = Config { recv_buffer: 2920, window_scaling: false, ..Config::default() };
+    let mut r = Raw::passive_with(cfg);
+    let p = r.peer_next();
+    r.send(b"reply");
+    assert!(r.take().iter().any(|s| s.len == 5));
+    r.inject(p + 1460, r.our_next(), ACK, &[2u8; 1460]);
+    let acks = r.take();
+    assert_eq!(acks.last().map(|a| (a.ack, a.window)), Some((p, 2920)), "{acks:?}");
+    let h = r.h.unwrap();
+    let before = r.ep().info(h).unwrap().bytes_acked;
+    r.inject(p + 2920, r.our_next() + 5, ACK, &[]);
+    assert_eq!(r.ep().info(h).unwrap().bytes_acked - before, 5, "the ACK at the window's edge was processed");
 }
 
 fn icmp_about(p: &Pair, quoted: &[u8], kind: IcmpKind) -> Vec<u8> {

@@ -106,14 +106,14 @@ fn a_lost_segment_is_retransmitted_alone() {
 #[test]
 fn a_coalesced_segment_counts_as_segments_of_its_size() {
     // Without a hint, 1000 bytes are one segment: the ACK is delayed.
-    let mut r = Raw::passive();
+    let mut r = Raw::passive_interactive();
     let pkt = craft_with(Side::A, r.peer_next(), r.our_next(), TcpFlags::ACK, 65535, Default::default(), &[0; 1000]);
     let now = r.now();
     r.p.b.handle_received(now, &pkt, Received { checksum_verified: false, segment_size: None });
     assert!(r.take().is_empty(), "one segment: the ACK waits");
     // The same bytes as two 500-byte segments coalesced: more than one full
     // segment is unacknowledged, so it is acknowledged at once (RFC 9293 §3.8.6.3).
-    let mut r = Raw::passive();
+    let mut r = Raw::passive_interactive();
     let now = r.now();
     r.p.b.handle_received(now, &pkt, Received { checksum_verified: false, segment_size: Some(500) });
     let out = r.take();

@@ -131,27 +131,37 @@ fn persist_survives_a_long_zero_window_that_is_answered() {
 
 #[test]
 fn delayed_ack_waits_at_most_the_configured_delay() {
-    let mut r = Raw::passive();
-    r.inject(PEER_ISN + 1, r.our_next(), ACK, b"one");
+    let mut r = Raw::passive_interactive();
+    r.inject(r.peer_next(), r.our_next(), ACK, b"one");
     assert!(r.take().is_empty(), "one small segment: the ACK is delayed");
     r.run_for(Duration::from_millis(39));
     assert!(r.take().is_empty());
     r.run_for(Duration::from_millis(2));
     let out = r.take();
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].ack, PEER_ISN + 4);
+    assert_eq!(out[0].ack, r.peer_next() + 3);
+}
+
+#[test]
+fn the_first_data_of_a_connection_is_acked_at_once() {
+    // Linux's quick-ACK mode: the peer's slow start is not held back by the delay.
+    let mut r = Raw::passive();
+    for i in 0..3u32 {
+        r.inject(r.peer_next() + i, r.our_next(), ACK, b"x");
+        assert_eq!(r.take().len(), 1, "segment {i} is ACKed at once");
+    }
 }
 
 #[test]
 fn every_second_full_sized_segment_is_acked_at_once() {
-    let mut r = Raw::passive();
+    let mut r = Raw::passive_interactive();
     let mss = 1460;
-    r.inject(PEER_ISN + 1, r.our_next(), ACK, &vec![1u8; mss]);
+    r.inject(r.peer_next(), r.our_next(), ACK, &vec![1u8; mss]);
     assert!(r.take().is_empty());
-    r.inject(PEER_ISN + 1 + mss as u32, r.our_next(), ACK, &vec![2u8; mss]);
+    r.inject(r.peer_next() + mss as u32, r.our_next(), ACK, &vec![2u8; mss]);
     let out = r.take();
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].ack, PEER_ISN + 1 + 2 * mss as u32);
+    assert_eq!(out[0].ack, r.peer_next() + 2 * mss as u32);
 }
 
 #[test]

@@ -253,12 +253,26 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
                     return Err(Applied::Unsupported("synack does not probe the path MTU".into()));
                 }
             }
-            "tcp_dsack"
-            | "tcp_early_retrans"
-            | "tcp_recovery"
-            | "tcp_reordering"
-            | "tcp_min_rtt_wlen"
-            | "tcp_abort_on_overflow" => return Err(Applied::Warn(format!("{key} has no effect on synack"))),
+            "tcp_syn_linear_timeouts" => {
+                if num::<u32>(key, v)? != 0 {
+                    return Err(Applied::Unsupported(
+                        "synack backs off every SYN retransmission (RFC 6298 §5.5 MUST, RFC 9293 §3.8.2)".into(),
+                    ));
+                }
+            }
+            "tcp_dsack" => c.dsack = boolean(key, v)?,
+            // Linux removed FACK in 4.15; 0 is its only behaviour and ours.
+            "tcp_fack" if num::<u32>(key, v)? == 0 => {}
+            // RFC 5681 §3.2's duplicate-ACK threshold, synack's fixed value.
+            "tcp_reordering" if num::<u32>(key, v)? == 3 => {}
+            "tcp_reordering" => {
+                return Err(Applied::Unsupported(
+                    "synack's duplicate-ACK threshold is fixed at 3 (RFC 5681 §3.2)".into(),
+                ))
+            }
+            "tcp_early_retrans" | "tcp_recovery" | "tcp_min_rtt_wlen" | "tcp_abort_on_overflow" => {
+                return Err(Applied::Warn(format!("{key} has no effect on synack")))
+            }
             other => return Err(Applied::Warn(format!("sysctl {other} ignored"))),
         }
         Ok(())
@@ -330,7 +344,13 @@ mod tests {
         assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "cubic"), Applied::Ok);
         assert_eq!(c.congestion_control, CongestionControl::Cubic);
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "bbr"), Applied::Unsupported(_)));
-        assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_dsack", "1"), Applied::Warn(_)));
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_dsack", "0"), Applied::Ok);
+        assert!(!c.dsack);
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_reordering", "3"), Applied::Ok);
+        assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_reordering", "10"), Applied::Unsupported(_)));
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_fack", "0"), Applied::Ok);
+        assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_fack", "1"), Applied::Warn(_)));
+        assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_early_retrans", "3"), Applied::Warn(_)));
         let pairs = sysctls_in("sysctl -q net.ipv4.a=1 'net.ipv4.b=2 3' net.ipv4.c=\"4 5 6\"");
         assert_eq!(pairs.len(), 3);
         assert_eq!(pairs[1], ("net.ipv4.b".to_string(), "2 3".to_string()));

@@ -210,8 +210,9 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
             State::SynReceived => 3,
             State::FinWait1 => 4,
             State::FinWait2 => 5,
-            State::TimeWait => 6,
-            State::Closed => 7,
+            // Linux moves TIME-WAIT to a minisocket: the descriptor's own
+            // socket reads TCP_CLOSE from then on.
+            State::TimeWait | State::Closed => 7,
             State::CloseWait => 8,
             State::LastAck => 9,
             State::Listen => 10,
@@ -236,7 +237,7 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
     m.insert("snd_wscale", i64::from(i.snd_wscale));
     m.insert("rcv_wscale", i64::from(i.rcv_wscale));
     m.insert("rto", us(i.rto));
-    m.insert("ato", us(ep.config().delayed_ack));
+    m.insert("ato", us(i.ato));
     m.insert("snd_mss", i64::from(i.snd_mss));
     m.insert("rcv_mss", i64::from(i.rcv_mss));
     m.insert("advmss", i64::from(i.rcv_mss));

@@ -34,7 +34,7 @@ impl Connection {
             return false;
         }
         if self.last_oow_ack.is_some_and(|t| now.saturating_since(t) < cfg.invalid_ack_ratelimit) {
-            self.stats.acks_rate_limited += 1;
+            self.stats.acks_rate_limited = self.stats.acks_rate_limited.saturating_add(1);
             return true;
         }
         self.last_oow_ack = Some(now);
@@ -47,6 +47,15 @@ impl Connection {
     /// the peer needs answered; pure ACKs and SYNs only within the limit.
     pub(super) fn ack_invalid_segment(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
         let carries_data = !seg.payload.is_empty() || seg.flags.fin();
+        if carries_data && seg.seq < self.rcv_nxt && self.state.is_synchronized() {
+            // A retransmission of data we have: our ACK was probably lost,
+            // so ACK quickly for a while (Linux's tcp_send_dupack).
+            let window = self.rcv_adv.since(self.last_ack_sent);
+            self.ack.enter_quickack(window, self.peer_seg_mss);
+            // RFC 2883 §4.1.1: report it (up to RCV.NXT) in a D-SACK block.
+            let end = seg.seq + seg.payload.len() as u32;
+            self.note_duplicate(cfg, seg.seq, if end > self.rcv_nxt { self.rcv_nxt } else { end });
+        }
         if (carries_data && !seg.flags.syn()) || !self.oow_rate_limited(now, cfg) {
             self.ack_now = true;
         }
@@ -68,7 +77,7 @@ impl Connection {
 
     /// Sends the challenge ACK the endpoint's rate limit allowed.
     pub(crate) fn grant_challenge_ack(&mut self) {
-        self.stats.challenge_acks += 1;
+        self.stats.challenge_acks = self.stats.challenge_acks.saturating_add(1);
         self.ack_now = true;
     }
 }

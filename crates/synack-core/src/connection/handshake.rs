@@ -12,6 +12,9 @@ use synack_wire::{TcpFlags, TcpOptions};
 
 /// Bytes of option space a timestamp option takes in every segment.
 pub(super) const TS_OPTION_LEN: u16 = 12;
+/// How soon a SYN is retransmitted after a segment with a bad ACK in
+/// SYN-SENT (Linux's TCP_TIMEOUT_MIN, two jiffies at HZ=1000).
+const SYN_RETRY_AFTER_BAD_ACK: core::time::Duration = core::time::Duration::from_millis(2);
 
 impl Connection {
     /// An active open (RFC 9293 §3.10.1): the SYN goes out on the next poll.
@@ -188,6 +191,12 @@ impl Connection {
                 if !seg.flags.rst() {
                     self.reply_rst_for_ack(seg);
                 }
+                // The peer holds a stale connection our RST (or its own)
+                // ends: retransmit the SYN soon rather than after the RTO,
+                // as Linux does (tcp_rcv_synsent_state_process, TCP_TIMEOUT_MIN).
+                if self.retries == 0 {
+                    self.timers.rtx = Some(now + SYN_RETRY_AFTER_BAD_ACK);
+                }
                 return;
             }
             ack_ok = self.snd_una < seg.ack;
@@ -195,7 +204,7 @@ impl Connection {
         // Second: RST (RFC 5961 §3.2 is satisfied by the exact ACK check above).
         if seg.flags.rst() {
             if ack_ok {
-                self.stats.resets_in += 1;
+                self.stats.resets_in = self.stats.resets_in.saturating_add(1);
                 self.enter_closed(CloseReason::Error(Error::ConnectionRefused));
             }
             return;

@@ -2,6 +2,7 @@
 //! enum, the transmission control block, and the segment-arrival dispatch of
 //! RFC 9293 §3.10.7; each concern lives in its own file beside it.
 
+mod ack_policy;
 mod blind_attacks;
 mod close;
 mod handshake;
@@ -310,6 +311,10 @@ pub struct Connection {
     ack_now: bool,
     last_ack_sent: SeqNum,
     unacked_rcv_bytes: u32,
+    /// When owed ACKs go out: quick-ACK and interactive modes, the timeout.
+    ack: ack_policy::AckPolicy,
+    /// A duplicate to report in the next ACK's first SACK block (RFC 2883).
+    dsack: Option<(SeqNum, SeqNum)>,
     send_rst: Option<Rst>,
     /// A challenge ACK is wanted, subject to the endpoint's limit.
     challenge_wanted: bool,
@@ -400,6 +405,8 @@ impl Connection {
             ack_now: false,
             last_ack_sent: SeqNum(0),
             unacked_rcv_bytes: 0,
+            ack: ack_policy::AckPolicy::new(Self::delack_min(cfg)),
+            dsack: None,
             send_rst: None,
             challenge_wanted: false,
             last_oow_ack: None,
@@ -491,7 +498,7 @@ impl Connection {
         if self.ts_ok && !rst {
             if let Some((val, _)) = seg.options.timestamps {
                 if self.paws_rejects(now, val) {
-                    self.stats.paws_drops += 1;
+                    self.stats.paws_drops = self.stats.paws_drops.saturating_add(1);
                     self.ack_invalid_segment(now, cfg, seg);
                     return;
                 }
@@ -611,9 +618,18 @@ impl Connection {
         let len = seg.len();
         let end_of_window = self.rcv_nxt + wnd;
         match (len, wnd) {
-            (0, 0) => seg.seq == self.rcv_nxt,
-            (0, _) => seg.seq.in_range(self.rcv_nxt, end_of_window),
-            (_, 0) => false,
+            // Table 6 asks RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND; like Linux
+            // (tcp_sequence) we also take SEG.SEQ = RCV.NXT+RCV.WND. A peer
+            // that filled our window and lost its first segment sends its
+            // ACKs at exactly that edge: refusing them would throw away
+            // every acknowledgment of our data until the hole is repaired.
+            (0, _) => self.rcv_nxt <= seg.seq && seg.seq <= end_of_window,
+            // "Special allowance should be made to accept valid ACKs, URGs
+            // and RSTs" when the window is zero: a segment at RCV.NXT has its
+            // ACK and window processed, its data dropped (as Linux's
+            // tcp_sequence and tcp_data_queue). Otherwise a window update
+            // riding on data would be lost, and both sides could wait forever.
+            (_, 0) => seg.seq == self.rcv_nxt,
             (_, _) => {
                 seg.seq.in_range(self.rcv_nxt, end_of_window)
                     || (seg.seq + (len - 1)).in_range(self.rcv_nxt, end_of_window)
@@ -623,7 +639,7 @@ impl Connection {
 
     /// A reset of an established-or-later connection (RFC 9293 §3.10.7.4, second check).
     fn on_reset(&mut self) {
-        self.stats.resets_in += 1;
+        self.stats.resets_in = self.stats.resets_in.saturating_add(1);
         let reason = match (self.state, self.origin) {
             (State::SynReceived, Origin::Active) => CloseReason::Error(Error::ConnectionRefused),
             (State::SynReceived, Origin::Passive(_)) => {

@@ -38,11 +38,6 @@ pub(super) struct Reassembly {
 }
 
 impl Reassembly {
-    /// True when no out-of-order data is held.
-    pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
-    }
-
     /// Number of ranges held (separated by holes).
     pub fn range_count(&self) -> usize {
         self.ranges.len()
@@ -62,6 +57,11 @@ impl Reassembly {
             self.fin = Some(off);
             self.ranges.truncate(off);
         }
+    }
+
+    /// The first part of `start..end` already held, if any (a duplicate).
+    pub fn overlap(&self, start: u64, end: u64) -> Option<(u64, u64)> {
+        self.ranges.first_overlap(start, end)
     }
 
     /// Holds `data` found at stream offset `off` (past `base`): its bytes
@@ -240,7 +240,7 @@ mod tests {
         let segs: Vec<(u64, u64)> = (1..2000).map(|i| (i * 20, 20)).chain([(0, 20)]).collect();
         let (r, ring) = run(&segs);
         assert_eq!(r.base, 40_000);
-        assert!(r.is_empty());
+        assert_eq!(r.range_count(), 0);
         assert_eq!(ring.len(), 40_000);
     }
 

@@ -8,6 +8,7 @@ use super::{Connection, Segment, State};
 use crate::error::{CloseReason, Error};
 use crate::time::Instant;
 use crate::Config;
+use crate::SeqNum;
 use core::time::Duration;
 use synack_wire::SackBlock;
 
@@ -34,8 +35,19 @@ impl Connection {
             if skip > data.len() {
                 return;
             }
+            // RFC 2883 §4.1.2: the part we had is reported as a duplicate.
+            if skip > 0 && !data.is_empty() {
+                self.note_duplicate(cfg, seq, self.rcv_nxt.min(seq + data.len() as u32));
+            }
             data = &data[skip..];
             seq = self.rcv_nxt;
+        }
+        // A zero window takes no data (a bare FIN is taken, as Linux does);
+        // the ACK tells the peer where we are.
+        if !data.is_empty() && seq == self.rcv_nxt && self.rcv_adv <= self.rcv_nxt {
+            self.stats.zero_window_drops = self.stats.zero_window_drops.saturating_add(1);
+            self.ack_now = true;
+            return;
         }
         // Trim what does not fit in the buffer; a FIN past the cut is dropped.
         let room = self.rcv_space() as usize;
@@ -54,12 +66,22 @@ impl Connection {
             return;
         }
         if seq == self.rcv_nxt {
+            if fin && matches!(self.state, State::Established) {
+                // Data and FIN together: the ACK is decided after both, and
+                // the FIN ends quick-ACK mode (Linux's tcp_fin runs first).
+                self.ack.on_fin();
+            }
             if !data.is_empty() {
-                self.deliver(now, cfg, data, seg.segment_size);
+                self.deliver(now, cfg, data, seg.segment_size, seg.flags.psh());
             }
         } else if !data.is_empty() {
             let off = self.ooo.base + u64::from(seq.since(self.rcv_nxt));
             let store = !self.read_shut;
+            // RFC 2883 §4.1.3: out-of-order data we already hold is a duplicate.
+            if let Some((a, b)) = self.ooo.overlap(off, off + data.len() as u64) {
+                let to_seq = |o: u64| self.rcv_nxt + (o - self.ooo.base) as u32;
+                self.note_duplicate(cfg, to_seq(a), to_seq(b));
+            }
             self.ooo.insert(&mut self.rcv_buf, self.recv_limit, off, data, store);
             self.stats.ooo_segments += 1;
             // RFC 5681 §4.2: out-of-order data is acknowledged at once.
@@ -77,7 +99,7 @@ impl Connection {
     /// In-order data: into the buffer, then whatever reassembly now joins.
     /// `segment_size` is the size of the segments a coalesced (GRO) segment
     /// stands for.
-    fn deliver(&mut self, now: Instant, cfg: &Config, data: &[u8], segment_size: Option<u16>) {
+    fn deliver(&mut self, now: Instant, cfg: &Config, data: &[u8], segment_size: Option<u16>, pushed: bool) {
         let mut n = data.len();
         // SHUT_RD: acknowledge and discard.
         let store = !self.read_shut;
@@ -104,27 +126,61 @@ impl Connection {
             segment_size.map_or(data.len(), usize::from).min(data.len()).min(usize::from(self.rcv_mss)) as u16;
         self.peer_seg_mss = self.peer_seg_mss.max(seg_len);
         self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(n as u32);
-        if self.unacked_rcv_bytes > u32::from(self.peer_seg_mss) {
+        let window = self.rcv_adv.since(self.last_ack_sent);
+        let small = seg_len < self.peer_seg_mss || pushed;
+        self.ack.on_data(now, self.rtt.rto(cfg.max_rto), window, self.peer_seg_mss, small);
+        if self.unacked_rcv_bytes > u32::from(self.peer_seg_mss) || self.ack.in_quickack() {
             self.ack_now = true;
-        } else if self.timers.delack.is_none() {
-            self.timers.delack = Some(now + cfg.delayed_ack.min(Duration::from_millis(200)));
+            return;
         }
+        self.schedule_delayed_ack(now);
+    }
+
+    /// Arms the delayed-ACK timer for what is owed (`tcp_send_delayed_ack`).
+    fn schedule_delayed_ack(&mut self, now: Instant) {
+        let delay = self.ack.delay(self.rtt.srtt());
+        self.timers.delack = match self.timers.delack {
+            // The timer is about to fire anyway: ACK now (tcp_send_delayed_ack).
+            Some(t) if t <= now + delay / 4 => {
+                self.ack_now = true;
+                Some(t)
+            }
+            Some(t) => Some(t.min(now + delay)),
+            None => Some(now + delay),
+        };
+    }
+
+    /// The shortest delayed-ACK timeout: the configured delay, at most 200 ms.
+    pub(super) fn delack_min(cfg: &Config) -> Duration {
+        cfg.delayed_ack.min(Duration::from_millis(200))
     }
 
     /// RFC 9293 §3.10.7.4, eighth check: the FIN.
     fn on_fin(&mut self, now: Instant, cfg: &Config) {
         self.fin_received = true;
         self.rcv_nxt += 1;
-        self.ack_now = true;
         self.pending.readable = true;
         match self.state {
-            State::SynReceived | State::Established => self.set_state(State::CloseWait),
+            State::SynReceived | State::Established => {
+                // As Linux: the connection turns interactive (the
+                // application's reply, or its FIN, will carry the ACK), so
+                // the ACK is delayed once data has flowed, at once otherwise.
+                self.set_state(State::CloseWait);
+                self.ack.on_fin();
+                if self.ack.has_data() && !self.ack_now {
+                    self.schedule_delayed_ack(now);
+                } else {
+                    self.ack_now = true;
+                }
+                return;
+            }
             State::FinWait1 if self.fin_acked() => self.enter_time_wait(now, cfg),
             State::FinWait1 => self.set_state(State::Closing),
             State::FinWait2 => self.enter_time_wait(now, cfg),
             State::TimeWait => self.restart_time_wait(now, cfg),
             _ => {}
         }
+        self.ack_now = true;
     }
 
     /// The user's RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.
@@ -149,6 +205,9 @@ impl Connection {
             let n = self.rcv_buf.pop_with(max, f);
             if self.rcv_buf.is_empty() {
                 self.note_drained(now);
+                if self.ack.ack_on_drain() {
+                    self.ack_now = true;
+                }
             }
             self.maybe_window_update();
             self.after_event(now, cfg);
@@ -232,24 +291,49 @@ impl Connection {
         if right < self.rcv_adv {
             right = self.rcv_adv;
         }
-        self.rcv_adv = right;
-        let raw = (right.since(self.rcv_nxt) >> self.rcv_wscale).min(65535);
+        // Rounded up, so that the right edge never moves left (Linux's
+        // tcp_select_window aligns the current window up the same way),
+        // unless the buffer has no room for the rounding. What the field
+        // says is what the peer may send: that, or an edge offered before
+        // if further right, is the edge segments are accepted against.
+        let wnd = right.since(self.rcv_nxt);
+        let mut raw = wnd.div_ceil(1 << self.rcv_wscale).min(65535);
+        if (raw << self.rcv_wscale) > self.rcv_space().max(wnd) {
+            raw = (wnd >> self.rcv_wscale).min(65535);
+        }
+        let offered = self.rcv_nxt + (raw << self.rcv_wscale);
+        self.rcv_adv = if offered > self.rcv_adv { offered } else { self.rcv_adv };
         raw as u16
     }
 
     /// SACK blocks to report, the most recent first (RFC 2018 §4).
     pub(super) fn sack_blocks(&self, out: &mut [SackBlock; 4]) -> usize {
-        if !self.sack_ok || self.ooo.is_empty() {
+        if !self.sack_ok {
             return 0;
         }
         let max = if self.ts_ok { 3 } else { 4 };
+        // RFC 2883 §4: a duplicate is reported first, then the usual blocks.
+        let mut at = 0;
+        if let Some((left, right)) = self.dsack {
+            out[0] = SackBlock { left: left.0, right: right.0 };
+            at = 1;
+        }
         let mut ranges = [(0u64, 0u64); 4];
-        let n = self.ooo.sack_ranges(&mut ranges[..max]);
+        let n = self.ooo.sack_ranges(&mut ranges[..max - at]);
         let to_seq = |o: u64| self.rcv_nxt + (o - self.ooo.base) as u32;
-        for (block, &(left, right)) in out.iter_mut().zip(&ranges[..n]) {
+        for (block, &(left, right)) in out[at..].iter_mut().zip(&ranges[..n]) {
             *block = SackBlock { left: to_seq(left).0, right: to_seq(right).0 };
         }
-        n
+        at + n
+    }
+
+    /// Notes a duplicate `left..right` for the next ACK (RFC 2883 §4,
+    /// one D-SACK block per duplicate received; the latest wins).
+    pub(super) fn note_duplicate(&mut self, cfg: &Config, left: SeqNum, right: SeqNum) {
+        if cfg.dsack && self.sack_ok && left < right {
+            self.dsack = Some((left, right));
+            self.stats.dsacks_out = self.stats.dsacks_out.saturating_add(1);
+        }
     }
 
     /// PAWS (RFC 7323 §5.3): a TSval older than TS.Recent marks an old duplicate.

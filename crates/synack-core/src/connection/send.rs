@@ -227,7 +227,7 @@ impl Connection {
         }
         self.cc.on_spurious_recovery(undo.cwnd, undo.ssthresh);
         self.scoreboard.raise_dup_thresh();
-        self.stats.spurious_recoveries += 1;
+        self.stats.spurious_recoveries = self.stats.spurious_recoveries.saturating_add(1);
         true
     }
 
@@ -410,7 +410,7 @@ impl Connection {
             // Zero-window probe: one byte of new data, past the window (RFC 9293 §3.8.6.1).
             self.force_probe = false;
             if unsent > 0 || self.fin_queued {
-                self.stats.window_probes += 1;
+                self.stats.window_probes = self.stats.window_probes.saturating_add(1);
                 return self.send_range(now, cfg, buf, seq, 1).map(|(n, _)| n);
             }
         }
@@ -497,6 +497,9 @@ impl Connection {
             flags |= TcpFlags::FIN;
         }
         let n = self.emit_with(now, buf, seq, flags, len, options)?;
+        if len > 0 {
+            self.ack.on_data_sent(now);
+        }
         if len > piece {
             self.tx_segment_size = Some(piece as u16);
             self.stats.segs_out += (len.div_ceil(piece) - 1) as u64;
@@ -584,13 +587,15 @@ impl Connection {
         let (src, dst) = (self.tuple.local.ip(), self.tuple.remote.ip());
         let n = repr.emit_in_place_with(buf, len, src, dst, self.tx.partial_checksum).ok()?;
         if flags.ack() {
+            self.ack.on_ack_sent();
+            self.dsack = None;
             self.ack_now = false;
             self.unacked_rcv_bytes = 0;
             self.timers.delack = None;
             self.last_ack_sent = self.rcv_nxt;
         }
         if flags.rst() {
-            self.stats.resets_out += 1;
+            self.stats.resets_out = self.stats.resets_out.saturating_add(1);
         }
         self.stats.segs_out += 1;
         self.stats.bytes_sent += len as u64;

@@ -6,6 +6,7 @@ use core::time::Duration;
 /// Counters kept by every connection.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Stats {
+    // Rare events count in u32 (saturating) to keep a connection small.
     pub segs_in: u64,
     pub segs_out: u64,
     pub bytes_sent: u64,
@@ -13,16 +14,18 @@ pub(super) struct Stats {
     pub bytes_received: u64,
     pub retransmits: u64,
     pub fast_retransmits: u64,
-    pub spurious_recoveries: u64,
-    pub timeouts: u64,
+    pub spurious_recoveries: u32,
+    pub timeouts: u32,
     pub dup_acks_in: u64,
     pub ooo_segments: u64,
-    pub window_probes: u64,
-    pub challenge_acks: u64,
-    pub acks_rate_limited: u64,
-    pub resets_in: u64,
-    pub resets_out: u64,
-    pub paws_drops: u64,
+    pub window_probes: u32,
+    pub challenge_acks: u32,
+    pub acks_rate_limited: u32,
+    pub resets_in: u32,
+    pub resets_out: u32,
+    pub paws_drops: u32,
+    pub zero_window_drops: u32,
+    pub dsacks_out: u32,
 }
 
 /// A snapshot of a connection's state and counters.
@@ -34,6 +37,10 @@ pub struct ConnectionInfo {
     pub snd_mss: u16,
     /// MSS we advertised.
     pub rcv_mss: u16,
+    /// The current delayed-ACK timeout (Linux's `tcpi_ato`).
+    pub ato: Duration,
+    /// Whether received data is being ACKed at once (quick-ACK mode).
+    pub quick_ack: bool,
     /// Peer's window scale shift.
     pub snd_wscale: u8,
     /// Our window scale shift.
@@ -105,6 +112,10 @@ pub struct ConnectionInfo {
     pub resets_out: u64,
     /// Segments dropped by PAWS.
     pub paws_drops: u64,
+    /// Data segments dropped because our window was zero (their ACKs were used).
+    pub zero_window_drops: u64,
+    /// Duplicates reported to the peer in D-SACK blocks (RFC 2883).
+    pub dsacks_out: u64,
 }
 
 impl Connection {
@@ -116,6 +127,8 @@ impl Connection {
             state: self.state,
             snd_mss: self.snd_mss,
             rcv_mss: self.rcv_mss,
+            ato: self.ack.ato(),
+            quick_ack: self.ack.in_quickack(),
             snd_wscale: self.snd_wscale,
             rcv_wscale: self.rcv_wscale,
             timestamps: self.ts_ok,
@@ -142,15 +155,17 @@ impl Connection {
             bytes_received: s.bytes_received,
             total_retrans: s.retransmits,
             fast_retransmits: s.fast_retransmits,
-            spurious_recoveries: s.spurious_recoveries,
-            timeouts: s.timeouts,
+            spurious_recoveries: u64::from(s.spurious_recoveries),
+            timeouts: u64::from(s.timeouts),
             ooo_segments: s.ooo_segments,
-            window_probes: s.window_probes,
-            challenge_acks: s.challenge_acks,
-            acks_rate_limited: s.acks_rate_limited,
-            resets_in: s.resets_in,
-            resets_out: s.resets_out,
-            paws_drops: s.paws_drops,
+            window_probes: u64::from(s.window_probes),
+            challenge_acks: u64::from(s.challenge_acks),
+            acks_rate_limited: u64::from(s.acks_rate_limited),
+            resets_in: u64::from(s.resets_in),
+            resets_out: u64::from(s.resets_out),
+            paws_drops: u64::from(s.paws_drops),
+            zero_window_drops: u64::from(s.zero_window_drops),
+            dsacks_out: u64::from(s.dsacks_out),
         }
     }
 }

@@ -86,6 +86,7 @@ impl Connection {
         }
         if self.timers.delack.is_some_and(|t| t <= now) {
             self.timers.delack = None;
+            self.ack.on_delack_fired(self.rtt.rto(cfg.max_rto));
             self.ack_now = true;
         }
         if self.timers.keepalive.is_some_and(|t| t <= now) {
@@ -123,7 +124,7 @@ impl Connection {
                     self.force_probe = true;
                 } else {
                     self.cc.on_rto(self.snd_max.since(self.snd_una), mss);
-                    self.stats.timeouts += 1;
+                    self.stats.timeouts = self.stats.timeouts.saturating_add(1);
                     self.pending.retransmission = Some(true);
                     self.recover = self.snd_max;
                     self.in_recovery = false;

@@ -347,6 +347,24 @@ impl Raw {
         r
     }
 
+    /// As [`Raw::passive`], after a one-byte request and a one-byte reply:
+    /// the connection is interactive, out of the quick-ACK mode a
+    /// connection starts in (as Linux), so received data waits for the
+    /// delayed-ACK timer. `peer_next` and `our_next` are past the exchange.
+    pub fn passive_interactive() -> Raw {
+        let mut r = Raw::passive();
+        r.inject(r.peer_next(), r.our_next(), TcpFlags::ACK | TcpFlags::PSH, b"q");
+        assert_eq!(r.take().len(), 1, "the first data is ACKed at once (quick-ACK mode)");
+        assert_eq!(r.read(), b"q");
+        r.send(b"r");
+        assert_eq!(r.take().len(), 1, "the reply");
+        r.peer_isn = r.peer_isn.wrapping_add(1);
+        r.iss = r.iss.wrapping_add(1);
+        r.inject(r.peer_next(), r.our_next(), TcpFlags::ACK, &[]);
+        assert!(r.take().is_empty());
+        r
+    }
+
     /// A in SYN-SENT; its SYN is consumed.
     pub fn syn_sent() -> Raw {
         let mut p = Pair::new();
