@@ -270,6 +270,9 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
                     "synack's duplicate-ACK threshold is fixed at 3 (RFC 5681 §3.2)".into(),
                 ))
             }
+            // synack has neither early retransmit nor tail loss probes yet
+            // (RFC 8985 §7): 0, which turns them off in Linux, is its behaviour.
+            "tcp_early_retrans" if num::<u32>(key, v)? == 0 => {}
             "tcp_early_retrans" | "tcp_recovery" | "tcp_min_rtt_wlen" | "tcp_abort_on_overflow" => {
                 return Err(Applied::Warn(format!("{key} has no effect on synack")))
             }
@@ -351,6 +354,7 @@ mod tests {
         assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_fack", "0"), Applied::Ok);
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_fack", "1"), Applied::Warn(_)));
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_early_retrans", "3"), Applied::Warn(_)));
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_early_retrans", "0"), Applied::Ok);
         let pairs = sysctls_in("sysctl -q net.ipv4.a=1 'net.ipv4.b=2 3' net.ipv4.c=\"4 5 6\"");
         assert_eq!(pairs.len(), 3);
         assert_eq!(pairs[1], ("net.ipv4.b".to_string(), "2 3".to_string()));

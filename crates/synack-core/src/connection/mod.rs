@@ -649,6 +649,9 @@ impl Connection {
                 return;
             }
             (State::Closing | State::LastAck | State::TimeWait, _) => CloseReason::Graceful,
+            // The peer had already finished sending; as Linux's tcp_reset,
+            // a later SEND learns that the pipe is broken (EPIPE).
+            (State::CloseWait, _) => CloseReason::Error(Error::BrokenPipe),
             _ => CloseReason::Error(Error::ConnectionReset),
         };
         self.enter_closed(reason);

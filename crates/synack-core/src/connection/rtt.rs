@@ -51,7 +51,7 @@ impl RttEstimator {
         self.backoff = self.backoff.saturating_add(1);
     }
 
-    /// Forgets the backoff (a new ACK arrived, RFC 6298 §5.7 note).
+    /// Forgets the backoff (the handshake completed).
     pub fn reset_backoff(&mut self) {
         self.backoff = 0;
     }

@@ -111,8 +111,9 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
             }
             self.stats.bytes_acked += u64::from(acked);
+            // RFC 6298 §5 (after 5.7): the backed-off RTO collapses only
+            // with a new RTT measurement (RttEstimator::sample), as Linux.
             self.retries = 0;
-            self.rtt.reset_backoff();
             let spurious = self.in_recovery && self.retransmission_was_spurious(seg);
             if self.in_recovery {
                 if spurious {
