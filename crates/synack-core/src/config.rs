@@ -94,6 +94,9 @@ pub struct Config {
     pub max_rto: Duration,
     /// Delayed-ACK timeout (RFC 9293 §3.8.6.3: at most 500 ms; synack caps it at 200 ms).
     pub delayed_ack: Duration,
+    /// Restart from the initial window after an idle period longer than the
+    /// RTO (RFC 5681 §4.1; Linux's tcp_slow_start_after_idle, on by default).
+    pub slow_start_after_idle: bool,
     /// Disable Nagle's algorithm by default (TCP_NODELAY).
     pub nodelay: bool,
     /// SYN retransmissions before an active open fails with a time-out.
@@ -154,6 +157,7 @@ impl Default for Config {
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),
             delayed_ack: Duration::from_millis(40),
+            slow_start_after_idle: true,
             nodelay: false,
             syn_retries: 5,
             synack_retries: 5,

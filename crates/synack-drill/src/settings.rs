@@ -166,6 +166,7 @@ pub fn apply_config(c: &mut Config, key: &str, v: &str) -> Applied {
             "max_rto_ms" => c.max_rto = ms(key, v)?,
             "delayed_ack_ms" => c.delayed_ack = ms(key, v)?,
             "nodelay" => c.nodelay = boolean(key, v)?,
+            "slow_start_after_idle" => c.slow_start_after_idle = boolean(key, v)?,
             "syn_retries" => c.syn_retries = num(key, v)?,
             "synack_retries" => c.synack_retries = num(key, v)?,
             "retries2" => c.retries2 = num(key, v)?,
@@ -231,11 +232,7 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
                     Applied::Unsupported(format!("congestion control '{}': synack has reno and cubic", v.trim()))
                 })?
             }
-            "tcp_slow_start_after_idle" => {
-                if !boolean(key, v)? {
-                    return Err(Applied::Unsupported("synack always restarts slow start after idle".into()));
-                }
-            }
+            "tcp_slow_start_after_idle" => c.slow_start_after_idle = boolean(key, v)?,
             "tcp_syncookies" => {
                 c.syn_cookies = match num::<u32>(key, v)? {
                     0 => SynCookies::Off,

@@ -415,7 +415,11 @@ impl Connection {
                 return self.send_range(now, cfg, buf, seq, 1).map(|(n, _)| n);
             }
         }
-        if in_flight == 0 && now.saturating_since(self.last_send) > self.rtt.rto(cfg.max_rto) && seq >= self.snd_max {
+        if cfg.slow_start_after_idle
+            && in_flight == 0
+            && now.saturating_since(self.last_send) > self.rtt.rto(cfg.max_rto)
+            && seq >= self.snd_max
+        {
             // RFC 5681 §4.1: restart from the initial window after an idle period.
             let iw = cfg.initial_cwnd_segments.max(1) * u32::from(self.snd_mss);
             self.cc.on_idle_restart(iw);
