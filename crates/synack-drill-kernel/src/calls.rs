@@ -255,6 +255,12 @@ impl Calls {
                 let family = socket_family(fd).unwrap_or(self.addrs.family);
                 let sa = SockAddr::new(addr, family);
                 let (p, len) = sa.as_ptr();
+                if name == "connect" {
+                    // Before the call: a blocking connect returns only after
+                    // the packets that complete it, and assertions scripted
+                    // right after them must already find its socket.
+                    self.current.store(fd, Ordering::Release);
+                }
                 // SAFETY: `p` points to a sockaddr of `len` bytes that outlives the call.
                 let r = unsafe {
                     if name == "bind" {
@@ -263,10 +269,6 @@ impl Calls {
                         libc::connect(fd, p, len)
                     }
                 };
-                if name == "connect" && (r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EINPROGRESS))
-                {
-                    self.current.store(fd, Ordering::Release);
-                }
                 ret(r as isize)
             }
             "listen" => {
