@@ -50,11 +50,10 @@ impl Connection {
         if carries_data && seg.seq < self.rcv_nxt && self.state.is_synchronized() {
             // A retransmission of data we have: our ACK was probably lost,
             // so ACK quickly for a while (Linux's tcp_send_dupack).
-            let window = self.rcv_adv.since(self.last_ack_sent);
-            self.ack.enter_quickack(window, self.peer_seg_mss);
+            self.ack.enter_quickack(self.window_last_advertised(), self.peer_seg_mss);
             // RFC 2883 §4.1.1: report it (up to RCV.NXT) in a D-SACK block.
             let end = seg.seq + seg.payload.len() as u32;
-            self.note_duplicate(cfg, seg.seq, if end > self.rcv_nxt { self.rcv_nxt } else { end });
+            self.note_duplicate(cfg, seg.seq, end.min(self.rcv_nxt));
         }
         if (carries_data && !seg.flags.syn()) || !self.oow_rate_limited(now, cfg) {
             self.ack_now = true;

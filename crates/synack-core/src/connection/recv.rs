@@ -79,8 +79,7 @@ impl Connection {
             let store = !self.read_shut;
             // RFC 2883 §4.1.3: out-of-order data we already hold is a duplicate.
             if let Some((a, b)) = self.ooo.overlap(off, off + data.len() as u64) {
-                let to_seq = |o: u64| self.rcv_nxt + (o - self.ooo.base) as u32;
-                self.note_duplicate(cfg, to_seq(a), to_seq(b));
+                self.note_duplicate(cfg, self.ooo_seq(a), self.ooo_seq(b));
             }
             self.ooo.insert(&mut self.rcv_buf, self.recv_limit, off, data, store);
             self.stats.ooo_segments += 1;
@@ -126,9 +125,8 @@ impl Connection {
             segment_size.map_or(data.len(), usize::from).min(data.len()).min(usize::from(self.rcv_mss)) as u16;
         self.peer_seg_mss = self.peer_seg_mss.max(seg_len);
         self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(n as u32);
-        let window = self.rcv_adv.since(self.last_ack_sent);
         let small = seg_len < self.peer_seg_mss || pushed;
-        self.ack.on_data(now, self.rtt.rto(cfg.max_rto), window, self.peer_seg_mss, small);
+        self.ack.on_data(now, self.rtt.rto(cfg.max_rto), self.window_last_advertised(), self.peer_seg_mss, small);
         if self.unacked_rcv_bytes > u32::from(self.peer_seg_mss) || self.ack.in_quickack() {
             self.ack_now = true;
             return;
@@ -301,8 +299,7 @@ impl Connection {
         if (raw << self.rcv_wscale) > self.rcv_space().max(wnd) {
             raw = (wnd >> self.rcv_wscale).min(65535);
         }
-        let offered = self.rcv_nxt + (raw << self.rcv_wscale);
-        self.rcv_adv = if offered > self.rcv_adv { offered } else { self.rcv_adv };
+        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (raw << self.rcv_wscale));
         raw as u16
     }
 
@@ -320,11 +317,20 @@ impl Connection {
         }
         let mut ranges = [(0u64, 0u64); 4];
         let n = self.ooo.sack_ranges(&mut ranges[..max - at]);
-        let to_seq = |o: u64| self.rcv_nxt + (o - self.ooo.base) as u32;
         for (block, &(left, right)) in out[at..].iter_mut().zip(&ranges[..n]) {
-            *block = SackBlock { left: to_seq(left).0, right: to_seq(right).0 };
+            *block = SackBlock { left: self.ooo_seq(left).0, right: self.ooo_seq(right).0 };
         }
         at + n
+    }
+
+    /// The sequence number of reassembly offset `o`.
+    fn ooo_seq(&self, o: u64) -> SeqNum {
+        self.rcv_nxt + (o - self.ooo.base) as u32
+    }
+
+    /// The window the last ACK offered (what the quick-ACK budget is sized by).
+    pub(super) fn window_last_advertised(&self) -> u32 {
+        self.rcv_adv.since(self.last_ack_sent)
     }
 
     /// Notes a duplicate `left..right` for the next ACK (RFC 2883 §4,
