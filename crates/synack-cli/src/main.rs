@@ -1,9 +1,12 @@
 //! The `synack` command.
 
+mod capture;
+mod conversation;
 mod demo;
 mod drill;
 mod ladder;
 mod net;
+mod pcap_ladder;
 mod units;
 
 use clap::error::ErrorKind;
@@ -29,6 +32,9 @@ enum Command {
     Serve(net::ServeArgs),
     /// Like nc: stdin to a TCP connection over a TUN device, the connection to stdout.
     Connect(net::ConnectArgs),
+    /// Draw the TCP conversations of a capture (pcap or pcapng) as ladders,
+    /// with the states of both ends inferred from the flags.
+    Ladder(pcap_ladder::LadderArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
         Command::Drill(args) => return drill::run(&args),
         Command::Serve(args) => net::serve(&args),
         Command::Connect(args) => net::connect(&args),
+        Command::Ladder(args) => pcap_ladder::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -119,7 +119,13 @@ pub struct Config {
     pub keepalive_count: u32,
     /// User timeout: abort when sent data stays unacknowledged this long.
     pub user_timeout: Option<Duration>,
-    /// Half-open connections per listener (the SYN queue).
+    /// The largest listen backlog (Linux's `net.core.somaxconn`): a
+    /// listener's SYN queue and its accept queue each hold at most
+    /// min(backlog, this) connections, as Linux sizes them.
+    pub max_backlog: usize,
+    /// Linux's `tcp_max_syn_backlog`: with SYN cookies off, a listener stops
+    /// taking SYNs once its SYN queue is within a quarter of this
+    /// (tcp_conn_request), whatever its backlog.
     pub syn_backlog: usize,
     /// When SYNs are answered with SYN cookies instead of queued.
     pub syn_cookies: SynCookies,
@@ -169,7 +175,8 @@ impl Default for Config {
             keepalive_interval: Duration::from_secs(75),
             keepalive_count: 9,
             user_timeout: None,
-            syn_backlog: 256,
+            max_backlog: 4096,
+            syn_backlog: 2048,
             syn_cookies: SynCookies::WhenQueueFull,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),
@@ -186,11 +193,7 @@ impl Config {
     /// The window scale shift we advertise: the smallest that lets the
     /// receive buffer be expressed in 16 bits (at most 14, RFC 7323 §2.3).
     pub fn rcv_wscale(&self) -> u8 {
-        let mut shift = 0u8;
-        while shift < 14 && (self.recv_buffer >> shift) > 65535 {
-            shift += 1;
-        }
-        shift
+        crate::socket_options::wscale_for(self.recv_buffer)
     }
 
     /// The MSS to advertise for an address family (RFC 9293 §3.7.1, RFC 6691).

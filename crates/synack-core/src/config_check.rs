@@ -115,6 +115,7 @@ impl Config {
         let counts = [
             ("keepalive_count", self.keepalive_count as usize),
             ("syn_backlog", self.syn_backlog),
+            ("max_backlog", self.max_backlog),
             ("max_connections", self.max_connections),
             ("hop_limit", usize::from(self.hop_limit)),
         ];

@@ -42,6 +42,9 @@ pub enum Error {
     /// The call makes no sense in the connection's state (e.g. listen on a connected port).
     #[error("invalid in the current state")]
     InvalidState,
+    /// An argument no call can take (a socket option out of range).
+    #[error("invalid argument")]
+    InvalidArgument,
 }
 
 /// Why a connection reached CLOSED.

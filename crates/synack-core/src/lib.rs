@@ -48,6 +48,7 @@ pub mod fuzzing;
 mod range_set;
 mod ring;
 mod seq;
+mod socket_options;
 mod time;
 
 use core::net::SocketAddr;
@@ -59,6 +60,7 @@ pub use endpoint::{Endpoint, EndpointStats};
 pub use error::{CloseReason, Error};
 pub use event::{Direction, Event, Tracer};
 pub use seq::SeqNum;
+pub use socket_options::SocketOptions;
 pub use time::Instant;
 
 /// The two ends of a connection, as seen from this endpoint.

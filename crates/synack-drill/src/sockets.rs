@@ -7,7 +7,7 @@ use crate::syscall_args::{arg_int, int, iov_len, name_of, poll_text, struct_fiel
 pub use crate::target::Attempt;
 use core::net::SocketAddr;
 use core::time::Duration;
-use synack_core::{CloseReason, CongestionControl, ConnHandle, Error, Instant, ListenerHandle, State};
+use synack_core::{CloseReason, CongestionControl, ConnHandle, Error, Instant, ListenerHandle, SocketOptions, State};
 
 /// What a socket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,16 +29,8 @@ pub struct Sock {
     pub nonblocking: bool,
     /// Address from bind.
     pub bound: Option<SocketAddr>,
-    /// SO_LINGER with a zero timeout: close aborts.
-    pub linger_zero: bool,
-    /// SO_KEEPALIVE.
-    pub keepalive: bool,
-    /// TCP_NODELAY.
-    pub nodelay: bool,
-    /// TCP_CORK.
-    pub cork: bool,
-    /// TCP_USER_TIMEOUT.
-    pub user_timeout: Option<Duration>,
+    /// The socket's options (SO_*, TCP_*): the core's, shared with the runtime.
+    pub opts: SocketOptions,
     /// An error for SO_ERROR, taken when read.
     pub so_error: Option<i64>,
     /// A non-blocking connect completed and the next connect call should say 0.
@@ -48,22 +40,25 @@ pub struct Sock {
 }
 
 impl Sock {
-    fn new() -> Self {
+    fn new(opts: SocketOptions) -> Self {
         Sock {
             kind: SockKind::Fresh,
             nonblocking: false,
             bound: None,
-            linger_zero: false,
-            keepalive: false,
-            nodelay: false,
-            cork: false,
-            user_timeout: None,
+            opts,
             so_error: None,
             connect_done_unreported: false,
             connecting: false,
         }
     }
 }
+
+/// Linux's default `net.core.wmem_max` and `rmem_max`: SO_SNDBUF and
+/// SO_RCVBUF values above it are capped.
+const BUF_MAX: i64 = 212_992;
+/// Linux's SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF (what a socket reports at least).
+const MIN_SNDBUF: i64 = 4608;
+const MIN_RCVBUF: i64 = 2304;
 
 /// Progress of a call that blocks (kept between tries).
 #[derive(Debug, Clone, Default)]
@@ -91,6 +86,7 @@ pub fn errno_of(e: Error) -> (&'static str, i64) {
         Error::HostUnreachable => ("EHOSTUNREACH", 113),
         Error::TooManyConnections => ("EMFILE", 24),
         Error::InvalidHandle => ("EBADF", 9),
+        Error::InvalidArgument => ("EINVAL", 22),
     }
 }
 
@@ -136,7 +132,8 @@ impl SynackTarget {
                 if fd < 0 {
                     return Err(Attempt::Unsupported("socket() expected to fail".into()));
                 }
-                self.socks.insert(fd, Sock::new());
+                let opts = self.ep.socket_options();
+                self.socks.insert(fd, Sock::new(opts));
                 Ok(Attempt::Done(fd, None))
             }
             "bind" => {
@@ -149,7 +146,8 @@ impl SynackTarget {
                 let fd = arg_int(spec, 0)?;
                 let backlog = arg_int(spec, 1)?.max(1) as usize;
                 let addr = self.sock(fd)?.bound.unwrap_or(SocketAddr::new(self.settings.local_ip, crate::runner::PORT));
-                let l = self.ep.listen(addr, backlog).map_err(err)?;
+                let opts = self.sock(fd)?.opts.clone();
+                let l = self.ep.listen_with(addr, backlog, &opts).map_err(err)?;
                 self.sock(fd)?.kind = SockKind::Listener(l);
                 Ok(Attempt::Done(0, None))
             }
@@ -160,11 +158,9 @@ impl SynackTarget {
                 match self.ep.accept(l) {
                     Ok(h) => {
                         let newfd = spec.ret;
-                        let mut ns = Sock::new();
+                        // The accepted socket inherits the listener's options (as on Linux).
+                        let mut ns = Sock::new(s.opts.clone());
                         ns.kind = SockKind::Conn(h);
-                        ns.nodelay = s.nodelay;
-                        ns.keepalive = s.keepalive;
-                        self.apply_sock_options(h, &ns);
                         self.socks.insert(newfd, ns);
                         self.current = Some(h);
                         Ok(Attempt::Done(newfd, None))
@@ -184,10 +180,7 @@ impl SynackTarget {
                         let _ = self.ep.close_listener(now, l);
                     }
                     SockKind::Conn(h) => {
-                        if s.linger_zero {
-                            let _ = self.ep.abort(now, h);
-                        }
-                        let _ = self.ep.close(now, h);
+                        let _ = self.ep.close_with(now, h, &s.opts);
                     }
                 }
                 Ok(Attempt::Done(0, None))
@@ -281,36 +274,32 @@ impl SynackTarget {
         }
         let local = s.bound.unwrap_or(SocketAddr::new(self.settings.local_ip, 0));
         let remote = SocketAddr::new(self.settings.remote_ip, crate::runner::PORT);
-        let h = self.ep.connect(now, local, remote).map_err(err)?;
+        let h = self.ep.connect_with(now, local, remote, &s.opts).map_err(err)?;
         self.current = Some(h);
         let sock = self.sock(fd)?;
         sock.kind = SockKind::Conn(h);
         sock.connecting = true;
         sock.connect_done_unreported = sock.nonblocking;
-        let ns = sock.clone();
-        self.apply_sock_options(h, &ns);
-        if ns.nonblocking {
+        if s.nonblocking {
             Ok(errno("EINPROGRESS"))
         } else {
             Ok(Attempt::Block)
         }
     }
 
-    /// Options set on a socket before it had a connection.
-    fn apply_sock_options(&mut self, h: ConnHandle, s: &Sock) {
+    /// Changes a socket's options, and its connection's when it has one.
+    fn set_opts(&mut self, fd: i64, f: impl FnOnce(&mut SocketOptions)) -> Result<(), Attempt> {
         let now = self.now;
-        if s.nodelay {
-            let _ = self.ep.set_nodelay(now, h, true);
+        let sock = self.sock(fd)?;
+        let mut opts = sock.opts.clone();
+        f(&mut opts);
+        opts.validate().map_err(err)?;
+        sock.opts = opts.clone();
+        if let SockKind::Conn(h) = sock.kind {
+            // A connection that is gone keeps its socket's options; nothing to apply.
+            let _ = self.ep.set_options(now, h, &opts);
         }
-        if s.keepalive {
-            let _ = self.ep.set_keepalive(now, h, true);
-        }
-        if s.cork {
-            let _ = self.ep.set_cork(now, h, true);
-        }
-        if s.user_timeout.is_some() {
-            let _ = self.ep.set_user_timeout(now, h, s.user_timeout);
-        }
+        Ok(())
     }
 
     fn write(&mut self, fd: i64, total: usize, p: &mut Progress) -> Result<Attempt, Attempt> {
@@ -350,7 +339,6 @@ impl SynackTarget {
     }
 
     fn setsockopt(&mut self, spec: &SyscallSpec) -> Result<Attempt, Attempt> {
-        let now = self.now;
         let fd = arg_int(spec, 0)?;
         let name = name_of(spec, 2);
         let value = spec.args.get(3).cloned().unwrap_or(Arg::Ellipsis);
@@ -364,46 +352,36 @@ impl SynackTarget {
             "SO_REUSEADDR" | "SO_REUSEPORT" => {}
             "SO_KEEPALIVE" => {
                 let on = need()? != 0;
-                self.sock(fd)?.keepalive = on;
-                if let Some(h) = conn {
-                    let _ = self.ep.set_keepalive(now, h, on);
-                }
+                self.set_opts(fd, |o| o.keepalive = on)?;
             }
             "TCP_NODELAY" => {
                 let on = need()? != 0;
-                self.sock(fd)?.nodelay = on;
-                if let Some(h) = conn {
-                    let _ = self.ep.set_nodelay(now, h, on);
-                }
+                self.set_opts(fd, |o| o.nodelay = on)?;
             }
             "TCP_CORK" => {
                 let on = need()? != 0;
-                self.sock(fd)?.cork = on;
-                if let Some(h) = conn {
-                    let _ = self.ep.set_cork(now, h, on);
-                }
+                self.set_opts(fd, |o| o.cork = on)?;
             }
             "SO_LINGER" => {
                 let onoff = struct_field(&value, &["l_onoff", "onoff"]).and_then(int).unwrap_or(0);
                 let linger = struct_field(&value, &["l_linger", "linger"]).and_then(int).unwrap_or(0);
-                self.sock(fd)?.linger_zero = onoff != 0 && linger == 0;
                 if onoff != 0 && linger != 0 {
+                    // Linux's close would block until the data is acknowledged.
                     return Err(Attempt::Unsupported("SO_LINGER with a timeout".into()));
                 }
+                let l = (onoff != 0).then(|| Duration::from_secs(linger.max(0) as u64));
+                self.set_opts(fd, |o| o.linger = l)?;
             }
+            // Linux keeps twice the value asked (capped at rmem_max /
+            // wmem_max) for its bookkeeping and reports that; the data a
+            // buffer holds is about the value asked, which is what synack keeps.
             "SO_RCVBUF" => {
-                if conn.is_some() {
-                    return Err(Attempt::Unsupported("SO_RCVBUF on a connected socket".into()));
-                }
-                let v = need()?.max(1) as usize;
-                self.configure(|c| c.recv_buffer = v)?;
+                let v = need()?.clamp(MIN_RCVBUF / 2, BUF_MAX) as usize;
+                self.set_opts(fd, |o| o.recv_buffer = v)?;
             }
             "SO_SNDBUF" => {
-                if conn.is_some() {
-                    return Err(Attempt::Unsupported("SO_SNDBUF on a connected socket".into()));
-                }
-                let v = need()?.max(1) as usize;
-                self.configure(|c| c.send_buffer = v)?;
+                let v = need()?.clamp(MIN_SNDBUF / 2, BUF_MAX) as usize;
+                self.set_opts(fd, |o| o.send_buffer = v)?;
             }
             "TCP_MAXSEG" => {
                 if conn.is_some() {
@@ -428,10 +406,14 @@ impl SynackTarget {
             "TCP_USER_TIMEOUT" => {
                 let ms = need()?;
                 let t = (ms > 0).then(|| Duration::from_millis(ms as u64));
-                self.sock(fd)?.user_timeout = t;
-                if let Some(h) = conn {
-                    let _ = self.ep.set_user_timeout(now, h, t);
-                }
+                self.set_opts(fd, |o| o.user_timeout = t)?;
+            }
+            "IP_TTL" | "IPV6_UNICAST_HOPS" => {
+                let v = need()?;
+                // Linux: -1 is the default; 1-255 otherwise, else EINVAL.
+                let ttl =
+                    if v == -1 { self.ep.config().hop_limit } else { u8::try_from(v).map_err(|_| errno("EINVAL"))? };
+                self.set_opts(fd, |o| o.hop_limit = ttl)?;
             }
             "TCP_CONGESTION" => {
                 let Arg::Str(name) = &value else {
@@ -443,7 +425,7 @@ impl SynackTarget {
                 if conn.is_some() {
                     return Err(Attempt::Unsupported("setsockopt TCP_CONGESTION on a connected socket".into()));
                 }
-                self.configure(|c| c.congestion_control = cc)?;
+                self.set_opts(fd, |o| o.congestion_control = cc)?;
             }
             other => return Err(Attempt::Unsupported(format!("setsockopt {other}"))),
         }
@@ -468,11 +450,13 @@ impl SynackTarget {
                 self.sock(fd)?.so_error = Some(0);
                 e
             }
-            "SO_KEEPALIVE" => i64::from(s.keepalive),
-            "TCP_NODELAY" => i64::from(s.nodelay),
-            "TCP_CORK" => i64::from(s.cork),
-            "SO_RCVBUF" => self.ep.config().recv_buffer as i64,
-            "SO_SNDBUF" => self.ep.config().send_buffer as i64,
+            "SO_KEEPALIVE" => i64::from(s.opts.keepalive),
+            "TCP_NODELAY" => i64::from(s.opts.nodelay),
+            "TCP_CORK" => i64::from(s.opts.cork),
+            // Twice the data the buffer holds, as Linux reports it.
+            "SO_RCVBUF" => (s.opts.recv_buffer as i64).saturating_mul(2).max(MIN_RCVBUF),
+            "SO_SNDBUF" => (s.opts.send_buffer as i64).saturating_mul(2).max(MIN_SNDBUF),
+            "IP_TTL" | "IPV6_UNICAST_HOPS" => i64::from(s.opts.hop_limit),
             "TCP_MAXSEG" => match conn {
                 Some(h) => i64::from(self.ep.info(h).map_err(err)?.snd_mss),
                 None => i64::from(self.ep.config().advertised_mss(self.settings.local_ip.is_ipv6())),

@@ -44,6 +44,14 @@ impl<'a> IpPacket<'a> {
             Self::V6(p) => p.protocol(),
         }
     }
+    /// TTL (IPv4) or hop limit (IPv6).
+    pub fn hop_limit(&self) -> u8 {
+        match self {
+            IpPacket::V4(p) => p.ttl(),
+            IpPacket::V6(p) => p.hop_limit(),
+        }
+    }
+
     /// True for a fragment (synack does not reassemble IP fragments).
     pub fn is_fragment(&self) -> bool {
         match self {

@@ -1,17 +1,19 @@
 //! `TcpListener` over a [`Stack`], shaped like `tokio::net::TcpListener`.
 
+use crate::addr::{resolve, ToSocketAddrs};
 use crate::socket::Socket;
 use crate::stack::{io_error, Owner, Stack};
 use crate::stream::TcpStream;
+use crate::tcp_socket::TcpSocket;
 use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use synack_core::{Error, ListenerHandle};
+use synack_core::{Error, ListenerHandle, SocketOptions};
 
-/// Connections a listener keeps waiting for `accept`.
-const BACKLOG: usize = 1024;
+/// The backlog of [`TcpListener::bind`], as tokio's.
+const DEFAULT_BACKLOG: usize = 1024;
 
 /// A listening socket.
 pub struct TcpListener {
@@ -28,17 +30,41 @@ impl std::fmt::Debug for TcpListener {
 }
 
 impl TcpListener {
-    /// Listens on `addr`; an unspecified IP accepts for every address of the stack.
-    pub async fn bind(stack: &Stack, addr: SocketAddr) -> io::Result<TcpListener> {
+    /// Listens on `addr` (the first address it names that works) with a
+    /// backlog of 1024, as tokio's does; an unspecified IP accepts for
+    /// every address of the stack, port 0 picks a free ephemeral port
+    /// ([`TcpListener::local_addr`] says which).
+    pub async fn bind<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<TcpListener> {
+        let mut last = None;
+        for a in resolve(addr).await? {
+            let sock = if a.is_ipv6() { TcpSocket::new_v6(stack)? } else { TcpSocket::new_v4(stack)? };
+            match sock.bind(a).and_then(|()| sock.listen(DEFAULT_BACKLOG as u32)) {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    /// A listener on `addr` with a socket's options (see [`TcpSocket::listen`]).
+    pub(crate) fn listen(
+        stack: &Stack,
+        addr: SocketAddr,
+        backlog: usize,
+        opts: &SocketOptions,
+    ) -> io::Result<TcpListener> {
         let mut core = stack.shared().lock();
         core.check_running()?;
         if !addr.ip().is_unspecified() && !core.addresses.contains(&addr.ip()) {
             return Err(io::Error::new(
                 io::ErrorKind::AddrNotAvailable,
-                format!("{} is not an address of this stack", addr.ip()),
+                format!("listen on {addr}: {} is not an address of this stack", addr.ip()),
             ));
         }
-        let handle = core.ep.listen(addr, BACKLOG).map_err(io_error)?;
+        let handle = core
+            .ep
+            .listen_with(addr, backlog, opts)
+            .map_err(|e| io::Error::new(io_error(e).kind(), format!("listen on {addr}: {e}")))?;
         Ok(TcpListener { owner: stack.owner.clone(), handle, addr, transparent: false })
     }
 
@@ -48,7 +74,7 @@ impl TcpListener {
     pub async fn bind_transparent(stack: &Stack) -> io::Result<TcpListener> {
         let mut core = stack.shared().lock();
         core.check_running()?;
-        let handle = core.ep.listen_any(BACKLOG).map_err(io_error)?;
+        let handle = core.ep.listen_any(DEFAULT_BACKLOG).map_err(io_error)?;
         core.any_destination = true;
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
         Ok(TcpListener { owner: stack.owner.clone(), handle, addr, transparent: true })
@@ -72,7 +98,8 @@ impl TcpListener {
         match core.ep.accept(self.handle) {
             Ok(h) => {
                 let peer = core.ep.tuple(h).map_err(io_error)?.remote;
-                let sock = Socket::new(h, true, shared.socket_buffer, shared.socket_buffer);
+                let opts = core.ep.listener_options(self.handle).map_err(io_error)?.clone();
+                let sock = Socket::new(h, true, shared.socket_buffer, opts);
                 core.sockets.insert(h, sock.clone());
                 drop(core);
                 // Data (even a FIN) may already wait in the core.

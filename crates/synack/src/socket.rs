@@ -12,7 +12,8 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use synack_core::{ConnHandle, Endpoint, Error, Instant, State};
+use synack_core::{ConnHandle, Endpoint, Error, Instant, SocketOptions, State};
+use tokio::io::{Interest, Ready};
 
 /// Smallest chunk a queue allocates (a small write takes little memory).
 const MIN_CHUNK: usize = 4 * 1024;
@@ -100,6 +101,27 @@ impl ByteQueue {
         n
     }
 
+    /// Copies up to `dst.len()` bytes starting `skip` bytes from the front.
+    pub fn peek_at(&self, skip: usize, dst: &mut [u8]) -> usize {
+        let mut n = 0;
+        let mut skip = self.head + skip;
+        for c in &self.chunks {
+            if n == dst.len() {
+                break;
+            }
+            if skip >= c.len() {
+                skip -= c.len();
+                continue;
+            }
+            let part = &c[skip..];
+            skip = 0;
+            let k = part.len().min(dst.len() - n);
+            dst[n..n + k].copy_from_slice(&part[..k]);
+            n += k;
+        }
+        n
+    }
+
     /// Moves up to `dst.len()` bytes from the front into `dst`.
     pub fn pop_into(&mut self, dst: &mut [u8]) -> usize {
         let n = self.peek_into(dst);
@@ -121,7 +143,7 @@ pub(crate) enum WriteSide {
 }
 
 /// What the user and the driver share of one connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SocketState {
     /// Received bytes the user has not read.
     pub rx: ByteQueue,
@@ -140,6 +162,10 @@ pub(crate) struct SocketState {
     pub error: Option<Error>,
     /// The stack stopped.
     pub stopped: Option<StopCause>,
+    /// `take_error` reported `error` already.
+    pub error_taken: bool,
+    /// The socket's options (SO_*, TCP_*, IP_TTL).
+    pub opts: SocketOptions,
     /// Every user handle is gone: the driver closes the connection.
     pub dropped: bool,
     pub read_waker: Option<Waker>,
@@ -181,9 +207,28 @@ fn take_into(slot: &mut Option<Waker>, wakers: &mut Vec<Waker>) {
 }
 
 impl Socket {
-    /// A socket for a connection; `established` for an accepted one.
-    pub fn new(handle: ConnHandle, established: bool, rx_limit: usize, tx_limit: usize) -> Arc<Socket> {
-        let state = SocketState { established, ..SocketState::default() };
+    /// A socket for a connection; `established` for an accepted one. Its
+    /// queues hold at most `queue_limit` bytes each way, and no more than
+    /// its buffers (a small SO_SNDBUF makes writers wait early, as it should).
+    pub fn new(handle: ConnHandle, established: bool, queue_limit: usize, opts: SocketOptions) -> Arc<Socket> {
+        let rx_limit = queue_limit.min(opts.recv_buffer).max(1);
+        let tx_limit = queue_limit.min(opts.send_buffer).max(1);
+        let state = SocketState {
+            rx: ByteQueue::default(),
+            rx_eof: false,
+            rx_full: false,
+            tx: ByteQueue::default(),
+            tx_waiting: false,
+            write_side: WriteSide::Open,
+            established,
+            error: None,
+            stopped: None,
+            error_taken: false,
+            opts,
+            dropped: false,
+            read_waker: None,
+            write_waker: None,
+        };
         Arc::new(Socket { handle, state: Mutex::new(state), queued: AtomicBool::new(false), rx_limit, tx_limit })
     }
 
@@ -200,22 +245,43 @@ impl Socket {
 
     // ----- the user's side -----
 
-    /// Reads into `dst`; `Ok(0)` is end of stream. Returns also whether the
-    /// driver must be told (the reader made room after `rx` was full).
-    pub fn poll_read(&self, cx: &Context<'_>, dst: &mut [u8], peek: bool) -> (Poll<io::Result<usize>>, bool) {
+    /// Reads into `dst`; `Ok(0)` is end of stream. With a context, a read
+    /// that would wait registers it and is `Pending`; without (a `try_`
+    /// call), it is `WouldBlock`. Returns also whether the driver must be
+    /// told (the reader made room after `rx` was full).
+    pub fn poll_read(&self, cx: Option<&Context<'_>>, dst: &mut [u8], peek: bool) -> (Poll<io::Result<usize>>, bool) {
+        let mut bufs = [io::IoSliceMut::new(dst)];
+        self.poll_read_vectored(cx, &mut bufs, peek)
+    }
+
+    /// [`Socket::poll_read`] into several buffers, filled in order.
+    pub fn poll_read_vectored(
+        &self,
+        cx: Option<&Context<'_>>,
+        dst: &mut [io::IoSliceMut<'_>],
+        peek: bool,
+    ) -> (Poll<io::Result<usize>>, bool) {
         let mut st = self.lock();
-        if !st.rx.is_empty() && !dst.is_empty() {
-            if peek {
-                return (Poll::Ready(Ok(st.rx.peek_into(dst))), false);
+        let want: usize = dst.iter().map(|b| b.len()).sum();
+        if !st.rx.is_empty() && want > 0 {
+            let mut n = 0;
+            for b in dst.iter_mut() {
+                let k = if peek { st.rx.peek_at(n, b) } else { st.rx.pop_into(b) };
+                n += k;
+                if k < b.len() {
+                    break;
+                }
             }
-            let n = st.rx.pop_into(dst);
+            if peek {
+                return (Poll::Ready(Ok(n)), false);
+            }
             let kick = st.rx_full && st.rx.len() <= self.rx_limit / 2;
             if kick {
                 st.rx_full = false;
             }
             return (Poll::Ready(Ok(n)), kick);
         }
-        if dst.is_empty() || st.rx_eof {
+        if want == 0 || st.rx_eof {
             return (Poll::Ready(Ok(0)), false);
         }
         if let Some(e) = st.error {
@@ -224,23 +290,72 @@ impl Socket {
         if let Some(c) = &st.stopped {
             return (Poll::Ready(Err(c.to_io())), false);
         }
-        replace_waker(&mut st.read_waker, cx);
-        (Poll::Pending, false)
+        match cx {
+            Some(cx) => {
+                replace_waker(&mut st.read_waker, cx);
+                (Poll::Pending, false)
+            }
+            None => (Poll::Ready(Err(io::ErrorKind::WouldBlock.into())), false),
+        }
     }
 
-    /// Whether a read would not wait (data, end of stream, or an error).
-    pub fn poll_read_ready(&self, cx: &Context<'_>) -> Poll<()> {
-        let mut st = self.lock();
-        if !st.rx.is_empty() || st.rx_eof || st.error.is_some() || st.stopped.is_some() {
-            return Poll::Ready(());
+    /// What the stream is ready for now (tokio's `Ready` bits).
+    fn readiness(&self, st: &SocketState) -> Ready {
+        let mut r = Ready::EMPTY;
+        let failed = st.error.is_some() || st.stopped.is_some();
+        if !st.rx.is_empty() || st.rx_eof || failed {
+            r |= Ready::READABLE;
         }
-        replace_waker(&mut st.read_waker, cx);
+        if st.rx_eof || failed {
+            r |= Ready::READ_CLOSED;
+        }
+        let open = st.write_side == WriteSide::Open;
+        if !open || failed || (st.established && st.tx.len() < self.tx_limit) {
+            r |= Ready::WRITABLE;
+        }
+        if !open || failed {
+            r |= Ready::WRITE_CLOSED;
+        }
+        r
+    }
+
+    /// Waits (registering `cx`) until the stream is ready for something
+    /// `interest` names; returns what it is ready for.
+    pub fn poll_ready(&self, cx: &Context<'_>, interest: Interest) -> Poll<Ready> {
+        let mut st = self.lock();
+        let r = self.readiness(&st);
+        let mut wanted = Ready::EMPTY;
+        if interest.is_readable() {
+            wanted |= Ready::READABLE | Ready::READ_CLOSED;
+        }
+        if interest.is_writable() {
+            wanted |= Ready::WRITABLE | Ready::WRITE_CLOSED;
+        }
+        let got = r & wanted;
+        if !got.is_empty() {
+            return Poll::Ready(got);
+        }
+        if interest.is_readable() {
+            replace_waker(&mut st.read_waker, cx);
+        }
+        if interest.is_writable() {
+            st.tx_waiting = true;
+            replace_waker(&mut st.write_waker, cx);
+        }
         Poll::Pending
     }
 
-    /// Queues as much of `data` as fits. Returns also whether the driver
-    /// must be told.
-    pub fn poll_write(&self, cx: &Context<'_>, data: &[u8]) -> (Poll<io::Result<usize>>, bool) {
+    /// Ready now for what `interest` names (no waiting).
+    pub fn ready_now(&self, interest: Interest) -> bool {
+        let st = self.lock();
+        let r = self.readiness(&st);
+        (interest.is_readable() && r.is_readable()) || (interest.is_writable() && r.is_writable())
+    }
+
+    /// Queues as much of `bufs` as fits, in order. With a context, a write
+    /// that would wait registers it; without, it is `WouldBlock`. Returns
+    /// also whether the driver must be told.
+    pub fn poll_write(&self, cx: Option<&Context<'_>>, bufs: &[io::IoSlice<'_>]) -> (Poll<io::Result<usize>>, bool) {
         let mut st = self.lock();
         if let Some(e) = st.error {
             return (Poll::Ready(Err(crate::stack::io_error(e))), false);
@@ -251,30 +366,52 @@ impl Socket {
         if st.write_side != WriteSide::Open {
             return (Poll::Ready(Err(crate::stack::io_error(Error::BrokenPipe))), false);
         }
-        if data.is_empty() {
+        if bufs.iter().all(|b| b.is_empty()) {
             return (Poll::Ready(Ok(0)), false);
         }
-        let room = self.tx_limit.saturating_sub(st.tx.len());
+        let mut room = self.tx_limit.saturating_sub(st.tx.len());
         if !st.established || room == 0 {
-            st.tx_waiting = true;
-            replace_waker(&mut st.write_waker, cx);
-            return (Poll::Pending, false);
+            return match cx {
+                Some(cx) => {
+                    st.tx_waiting = true;
+                    replace_waker(&mut st.write_waker, cx);
+                    (Poll::Pending, false)
+                }
+                None => (Poll::Ready(Err(io::ErrorKind::WouldBlock.into())), false),
+            };
         }
-        let n = data.len().min(room);
-        st.tx.push(&data[..n]);
+        let mut n = 0;
+        for b in bufs {
+            let k = b.len().min(room);
+            st.tx.push(&b[..k]);
+            n += k;
+            room -= k;
+            if room == 0 {
+                break;
+            }
+        }
         (Poll::Ready(Ok(n)), true)
     }
 
-    /// Whether a write would not wait.
-    pub fn poll_write_ready(&self, cx: &Context<'_>) -> Poll<()> {
+    /// The connection's error, once (SO_ERROR): later calls say `None`.
+    pub fn take_error(&self) -> Option<io::Error> {
         let mut st = self.lock();
-        let room = st.established && st.tx.len() < self.tx_limit && st.write_side == WriteSide::Open;
-        if room || st.error.is_some() || st.stopped.is_some() {
-            return Poll::Ready(());
+        if st.error_taken {
+            return None;
         }
-        st.tx_waiting = true;
-        replace_waker(&mut st.write_waker, cx);
-        Poll::Pending
+        let e = st.error?;
+        st.error_taken = true;
+        Some(crate::stack::io_error(e))
+    }
+
+    /// The socket's options.
+    pub fn options(&self) -> SocketOptions {
+        self.lock().opts.clone()
+    }
+
+    /// Records options the core took for this connection.
+    pub fn set_options(&self, opts: SocketOptions) {
+        self.lock().opts = opts;
     }
 
     /// SHUT_WR: a FIN follows what was written. True when the driver must be told.
@@ -363,13 +500,14 @@ impl Socket {
         }
         // The user is gone: close as a kernel socket's close does. Unread
         // data makes it an abort (RFC 2525 §2.17); written data goes first.
+        // SO_LINGER 0 discards what is queued and resets at once.
         let unread = !st.rx.is_empty() || ep.readable_bytes(h).unwrap_or(0) > 0;
         if unread {
             let _ = ep.abort(now, h);
-        } else if !st.tx.is_empty() && st.error.is_none() {
+        } else if !st.tx.is_empty() && st.error.is_none() && !st.opts.close_aborts() {
             return After::Keep;
         }
-        let _ = ep.close(now, h);
+        let _ = ep.close_with(now, h, &st.opts);
         After::Remove
     }
 

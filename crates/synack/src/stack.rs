@@ -80,6 +80,11 @@ pub struct StackStats {
     pub syn_cookies_sent: u64,
     /// Connections made from a returned SYN cookie.
     pub syn_cookies_accepted: u64,
+    /// SYNs dropped: a listener's queues (or the connection table) full.
+    pub syns_dropped: u64,
+    /// Handshakes refused because a listener's accept queue was full (the
+    /// SYN, or the completing ACK, dropped; Linux's ListenOverflows).
+    pub listen_overflows: u64,
     /// TCP super-segments sent (segmentation offload).
     pub super_segments_out: u64,
     /// Coalesced TCP segments received (the device's GRO, or the kernel's TSO).
@@ -101,6 +106,8 @@ pub(crate) struct Core {
     pub replies: Vec<Vec<u8>>,
     /// Why the stack stopped, once it has.
     pub stopped: Option<StopCause>,
+    /// Addresses `TcpSocket::bind` took that no listener or connection holds yet.
+    pub reserved: Vec<std::net::SocketAddr>,
 }
 
 impl Core {
@@ -253,6 +260,7 @@ impl Stack {
             stats: StackStats::default(),
             replies: Vec::new(),
             stopped: None,
+            reserved: Vec::new(),
         };
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
@@ -293,6 +301,8 @@ impl Stack {
         s.connections_opened = e.connections_opened;
         s.syn_cookies_sent = e.syn_cookies_sent;
         s.syn_cookies_accepted = e.syn_cookies_accepted;
+        s.syns_dropped = e.syns_dropped;
+        s.listen_overflows = e.listen_overflows;
         s
     }
 
@@ -383,7 +393,7 @@ pub(crate) fn io_error(e: synack_core::Error) -> io::Error {
         E::ConnectionAborted => io::ErrorKind::ConnectionAborted,
         E::HostUnreachable => io::ErrorKind::HostUnreachable,
         E::WouldBlock => io::ErrorKind::WouldBlock,
-        E::InvalidState => io::ErrorKind::InvalidInput,
+        E::InvalidState | E::InvalidArgument => io::ErrorKind::InvalidInput,
         E::TooManyConnections => io::ErrorKind::Other,
     };
     io::Error::new(kind, e)

@@ -55,6 +55,14 @@ impl Congestion {
             CongestionControl::Cubic => Self::Cubic(Cubic::new(initial)),
         }
     }
+
+    /// Which algorithm this is.
+    pub fn kind(&self) -> CongestionControl {
+        match self {
+            Self::NewReno(_) => CongestionControl::NewReno,
+            Self::Cubic(_) => CongestionControl::Cubic,
+        }
+    }
 }
 
 /// Calls the same method on whichever controller is in use.

@@ -2,12 +2,12 @@
 //! (RFC 9293 §3.5), and the options negotiated on the SYN: MSS (§3.7.1,
 //! RFC 6691), window scale and timestamps (RFC 7323), SACK-permitted (RFC 2018).
 
-use super::{Connection, Origin, Segment, State};
+use super::{Connection, Opening, Origin, Segment, State};
 use crate::endpoint::cookie;
 use crate::error::{CloseReason, Error};
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::{Config, FourTuple};
+use crate::Config;
 use synack_wire::{TcpFlags, TcpOptions};
 
 /// Bytes of option space a timestamp option takes in every segment.
@@ -18,8 +18,8 @@ const SYN_RETRY_AFTER_BAD_ACK: core::time::Duration = core::time::Duration::from
 
 impl Connection {
     /// An active open (RFC 9293 §3.10.1): the SYN goes out on the next poll.
-    pub(crate) fn new_active(now: Instant, cfg: &Config, tuple: FourTuple, iss: SeqNum, ts_offset: u32) -> Self {
-        let mut c = Self::blank(now, cfg, tuple, Origin::Active, iss, ts_offset);
+    pub(crate) fn new_active(now: Instant, cfg: &Config, o: &Opening<'_>) -> Self {
+        let mut c = Self::blank(now, cfg, Origin::Active, o);
         c.set_state(State::SynSent);
         c.after_event(now, cfg);
         c
@@ -27,16 +27,8 @@ impl Connection {
 
     /// A passive open from a SYN that arrived at a listener (RFC 9293
     /// §3.10.7.2, third check): SYN-RECEIVED, with the SYN-ACK to send.
-    pub(crate) fn new_passive(
-        now: Instant,
-        cfg: &Config,
-        tuple: FourTuple,
-        iss: SeqNum,
-        ts_offset: u32,
-        listener: u32,
-        syn: &Segment<'_>,
-    ) -> Self {
-        let mut c = Self::blank(now, cfg, tuple, Origin::Passive(listener), iss, ts_offset);
+    pub(crate) fn new_passive(now: Instant, cfg: &Config, o: &Opening<'_>, listener: u32, syn: &Segment<'_>) -> Self {
+        let mut c = Self::blank(now, cfg, Origin::Passive(listener), o);
         c.pending.transition(State::Listen, State::SynReceived);
         c.state = State::SynReceived;
         c.accept_syn(now, cfg, syn);
@@ -51,13 +43,11 @@ impl Connection {
     pub(crate) fn stateless_syn_ack(
         now: Instant,
         cfg: &Config,
-        tuple: FourTuple,
-        cookie: SeqNum,
-        ts_offset: u32,
+        o: &Opening<'_>,
         syn: &Segment<'_>,
         buf: &mut [u8],
     ) -> Option<usize> {
-        let mut c = Self::new_passive(now, cfg, tuple, cookie, ts_offset, u32::MAX, syn);
+        let mut c = Self::new_passive(now, cfg, o, u32::MAX, syn);
         if c.ts_ok {
             let peer_wscale = c.wscale_ok.then_some(c.snd_wscale);
             let ts = cookie::encode_ts(c.ts_now(now), peer_wscale, c.sack_ok);
@@ -73,12 +63,11 @@ impl Connection {
     /// The connection a valid SYN cookie stands for, in SYN-RECEIVED as if
     /// it had sent the SYN-ACK: the ACK that returned the cookie is to be
     /// processed next (it completes the handshake and may carry data).
-    #[allow(clippy::too_many_arguments)]
+    /// `o.iss` is the cookie the ACK returns (its acknowledgment number less one).
     pub(crate) fn from_cookie(
         now: Instant,
         cfg: &Config,
-        tuple: FourTuple,
-        ts_offset: u32,
+        o: &Opening<'_>,
         listener: u32,
         ack: &Segment<'_>,
         peer: cookie::CookieOptions,
@@ -98,8 +87,8 @@ impl Connection {
             payload: &[],
             segment_size: None,
         };
-        let iss = ack.ack - 1;
-        let mut c = Self::new_passive(now, cfg, tuple, iss, ts_offset, listener, &syn);
+        let iss = o.iss;
+        let mut c = Self::new_passive(now, cfg, o, listener, &syn);
         // The SYN-ACK went out (statelessly), with the window offered now.
         c.snd_nxt = iss + 1;
         c.snd_max = iss + 1;
@@ -144,7 +133,7 @@ impl Connection {
             (true, Some(shift)) => {
                 // RFC 7323 §2.3: a shift above 14 is taken as 14.
                 self.snd_wscale = shift.min(14);
-                self.rcv_wscale = cfg.rcv_wscale();
+                self.rcv_wscale = crate::socket_options::wscale_for(self.recv_limit);
             }
             _ => {
                 self.snd_wscale = 0;
@@ -162,7 +151,7 @@ impl Connection {
         let ts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
         self.snd_mss = peer_mss.min(our_mss).saturating_sub(ts).max(32);
         let mss = u32::from(self.snd_mss);
-        self.cc = crate::congestion::Congestion::new(cfg.congestion_control, cfg.initial_cwnd_segments.max(1) * mss);
+        self.cc = crate::congestion::Congestion::new(self.cc.kind(), cfg.initial_cwnd_segments.max(1) * mss);
     }
 
     /// The options of our SYN or SYN-ACK. On a SYN-ACK only what the peer
@@ -172,7 +161,7 @@ impl Connection {
         o.mss = Some(cfg.advertised_mss(self.tuple.local.is_ipv6()));
         let active = self.state == State::SynSent;
         if if active { cfg.window_scaling } else { self.wscale_ok } {
-            o.window_scale = Some(cfg.rcv_wscale());
+            o.window_scale = Some(crate::socket_options::wscale_for(self.recv_limit));
         }
         o.sack_permitted = if active { cfg.sack } else { self.sack_ok };
         let ts = if active { cfg.timestamps } else { self.ts_ok };

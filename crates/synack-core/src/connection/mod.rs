@@ -7,6 +7,7 @@ mod blind_attacks;
 mod close;
 mod handshake;
 mod icmp;
+mod options;
 mod pacing;
 mod reassembly;
 mod recv;
@@ -21,7 +22,7 @@ use crate::error::{CloseReason, Error};
 use crate::ring::RingBuf;
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::{Config, FourTuple};
+use crate::{Config, FourTuple, SocketOptions};
 use core::fmt;
 use core::time::Duration;
 use rtt::RttEstimator;
@@ -123,6 +124,17 @@ pub(crate) struct Undo {
     cwnd: u32,
     ssthresh: u32,
     retransmit_ts: u32,
+}
+
+/// Who a new connection is, and the options of the socket it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Opening<'a> {
+    pub tuple: FourTuple,
+    /// Our initial sequence number (a cookie, for a SYN-ACK sent statelessly).
+    pub iss: SeqNum,
+    /// Offset of our timestamp clock (RFC 7323 §5.4).
+    pub ts_offset: u32,
+    pub opts: &'a SocketOptions,
 }
 
 /// An incoming segment, already parsed and checksum-verified.
@@ -328,6 +340,8 @@ pub struct Connection {
     keepalive: bool,
     keepalive_probes: u32,
     user_timeout: Option<Duration>,
+    /// IP TTL / hop limit of this connection's datagrams.
+    hop_limit: u8,
 
     close_reason: Option<CloseReason>,
     /// The last soft ICMP error, reported if the connection times out.
@@ -341,7 +355,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn blank(now: Instant, cfg: &Config, tuple: FourTuple, origin: Origin, iss: SeqNum, ts_offset: u32) -> Self {
+    fn blank(now: Instant, cfg: &Config, origin: Origin, o: &Opening<'_>) -> Self {
+        let Opening { tuple, iss, ts_offset, opts } = *o;
         let ipv6 = tuple.local.is_ipv6();
         let mss = cfg.advertised_mss(ipv6);
         Self {
@@ -363,17 +378,17 @@ impl Connection {
             snd_mss: 536.min(mss),
             rcv_mss: mss,
             send_buf: RingBuf::default(),
-            send_limit: cfg.send_buffer.max(1),
+            send_limit: opts.send_buffer.max(1),
             snd_buf_seq: iss + 1,
             fin_queued: false,
             snd_sml: iss,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            rcv_wnd_ceiling: cfg.recv_buffer.clamp(1, 65535) as u32,
+            rcv_wnd_ceiling: opts.recv_buffer.clamp(1, 65535) as u32,
             peer_seg_mss: mss.min(536),
             rcv_buf: RingBuf::default(),
-            recv_limit: cfg.recv_buffer.max(1),
+            recv_limit: opts.recv_buffer.max(1),
             ooo: Reassembly::default(),
             fin_received: false,
             rcv_up: None,
@@ -384,12 +399,12 @@ impl Connection {
             ts_offset,
             sack_ok: false,
             wscale_ok: false,
-            nodelay: cfg.nodelay,
-            cork: false,
+            nodelay: opts.nodelay,
+            cork: opts.cork,
             rtt: RttEstimator::new(cfg.initial_rto),
             rtt_probe: None,
             rto_ts: None,
-            cc: Congestion::new(cfg.congestion_control, cfg.initial_cwnd_segments.max(1) * u32::from(mss)),
+            cc: Congestion::new(opts.congestion_control, cfg.initial_cwnd_segments.max(1) * u32::from(mss)),
             dupacks: 0,
             in_recovery: false,
             sack_recovery: false,
@@ -414,9 +429,10 @@ impl Connection {
             timers: Timers::default(),
             last_recv: now,
             last_send: now,
-            keepalive: cfg.keepalive,
+            keepalive: opts.keepalive,
             keepalive_probes: 0,
-            user_timeout: cfg.user_timeout,
+            user_timeout: opts.user_timeout,
+            hop_limit: opts.hop_limit.max(1),
             close_reason: None,
             pending: Pending::default(),
             soft_error: None,

@@ -17,7 +17,7 @@ const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
 impl Connection {
     /// Free space in the receive buffer.
-    fn rcv_space(&self) -> u32 {
+    pub(super) fn rcv_space(&self) -> u32 {
         self.recv_limit.saturating_sub(self.rcv_buf.len()).min(u32::MAX as usize / 2) as u32
     }
 

@@ -113,6 +113,8 @@ impl Connection {
                     return;
                 }
                 self.snd_nxt = self.iss;
+                // The SYN (or SYN-ACK) goes again: tracers see it.
+                self.pending.retransmission = Some(true);
             }
             _ => {
                 if self.retries >= cfg.retries2 {

@@ -2,7 +2,7 @@
 //! answer segments for no connection with RST (RFC 9293 §3.10.7.1 and §3.10.7.2).
 
 use super::{cookie, CookieSyn, Endpoint, Reply, StatelessReply, MAX_PENDING_REPLIES};
-use crate::connection::{Connection, IcmpError, Segment};
+use crate::connection::{Connection, IcmpError, Opening, Segment};
 use crate::event::Direction;
 use crate::seq::SeqNum;
 use crate::time::Instant;
@@ -73,6 +73,12 @@ impl Endpoint {
         if let Some(&idx) = self.table.get(&tuple) {
             if self.reuse_time_wait(idx, &seg) {
                 self.drop_connection(idx);
+            } else if self.completes_into_full_accept_queue(idx, &seg) {
+                // Linux (tcp_check_req, tcp_abort_on_overflow off): the ACK
+                // is dropped and the connection stays half-open; its
+                // SYN-ACK is sent again and the peer's next ACK may find room.
+                self.stats.listen_overflows += 1;
+                return;
             } else {
                 self.segment_for(now, idx, &seg);
                 return;
@@ -98,6 +104,17 @@ impl Endpoint {
         if limited {
             self.stats.challenge_acks_limited += 1;
         }
+    }
+
+    /// Whether `seg` would complete the handshake of a passive open whose
+    /// listener's accept queue is full.
+    fn completes_into_full_accept_queue(&self, idx: u32, seg: &Segment<'_>) -> bool {
+        let Some(e) = self.slots[idx as usize].entry.as_ref() else { return false };
+        let crate::connection::Origin::Passive(li) = e.conn.origin() else { return false };
+        if e.conn.state() != State::SynReceived || !seg.flags.ack() || seg.flags.rst() || seg.flags.syn() {
+            return false;
+        }
+        matches!(self.listeners.get(li as usize), Some((_, Some(l))) if l.accept_queue_full())
     }
 
     /// RFC 9293 §3.6.1 / RFC 6191: a new SYN may reopen a connection in
@@ -153,28 +170,39 @@ impl Endpoint {
             return;
         }
         let Some((_, Some(l))) = self.listeners.get_mut(li as usize) else { return };
-        let queue_full = l.syn_queue + l.accept_queue.len() >= l.backlog;
-        let cookie = self.cfg.syn_cookies.in_use(queue_full);
+        // As Linux's tcp_conn_request: cookies once the SYN queue holds
+        // `backlog`; with cookies off, a SYN is dropped then, or when the
+        // SYN queue nears tcp_max_syn_backlog.
+        let syn_queue_full = l.syn_queue >= l.backlog;
+        let cookie = self.cfg.syn_cookies.in_use(syn_queue_full);
+        let near_max = self.cfg.syn_cookies == crate::SynCookies::Off
+            && self.cfg.syn_backlog.saturating_sub(l.syn_queue) < self.cfg.syn_backlog / 4;
         // The accept queue full or the table full: nothing would take the
         // connection, cookie or not.
-        if l.accept_queue.len() >= l.backlog || self.live >= self.cfg.max_connections || (queue_full && !cookie) {
+        if l.accept_queue_full() {
+            self.stats.listen_overflows += 1;
+            self.stats.syns_dropped += 1;
+            return;
+        }
+        if self.live >= self.cfg.max_connections || (!cookie && (syn_queue_full || near_max)) {
             self.stats.syns_dropped += 1;
             return;
         }
         if cookie {
             l.cookie_sent_at = Some(now);
-            self.send_cookie(now, tuple, seg);
+            self.send_cookie(now, tuple, seg, li);
             return;
         }
         l.syn_queue += 1;
         let iss = SeqNum(self.isn_key.isn(now, &tuple));
-        let conn = Connection::new_passive(now, &self.cfg, tuple, iss, self.isn_key.ts_offset(&tuple), li, seg);
+        let o = Opening { tuple, iss, ts_offset: self.isn_key.ts_offset(&tuple), opts: &l.opts };
+        let conn = Connection::new_passive(now, &self.cfg, &o, li, seg);
         let idx = self.insert(conn, false);
         self.after(now, idx);
     }
 
     /// Answers a SYN with a SYN-ACK whose ISS is a cookie, keeping no state.
-    fn send_cookie(&mut self, now: Instant, tuple: FourTuple, seg: &Segment<'_>) {
+    fn send_cookie(&mut self, now: Instant, tuple: FourTuple, seg: &Segment<'_>, listener: u32) {
         if self.replies.len() >= MAX_PENDING_REPLIES {
             self.stats.syns_dropped += 1;
             return;
@@ -182,7 +210,7 @@ impl Endpoint {
         let peer_mss = seg.options.mss.unwrap_or_else(|| Connection::default_peer_mss(tuple.local.is_ipv6()));
         let cookie = self.cookies.make(now, &tuple, seg.seq, peer_mss);
         let syn = CookieSyn { seq: seg.seq, window: seg.window, options: seg.options };
-        self.replies.push_back(StatelessReply { tuple, kind: Reply::CookieSynAck { cookie, syn } });
+        self.replies.push_back(StatelessReply { tuple, kind: Reply::CookieSynAck { cookie, syn, listener } });
         self.stats.syn_cookies_sent += 1;
     }
 
@@ -204,9 +232,12 @@ impl Endpoint {
             // §3.10.7.2.
             return self.may_follow_a_cookie(now, &tuple, seg);
         };
-        if l.accept_queue.len() >= l.backlog || self.live >= self.cfg.max_connections {
+        if l.accept_queue_full() || self.live >= self.cfg.max_connections {
             // Valid, but nothing can take it: drop the ACK (the peer will
             // send again), as for a SYN that finds the queues full.
+            if l.accept_queue_full() {
+                self.stats.listen_overflows += 1;
+            }
             self.stats.syns_dropped += 1;
             return true;
         }
@@ -214,7 +245,8 @@ impl Endpoint {
         let tsecr = seg.options.timestamps.filter(|_| self.cfg.timestamps).map(|(_, ecr)| ecr);
         let peer = cookie::decode_ts(mss, tsecr);
         let ts_offset = self.isn_key.ts_offset(&tuple);
-        let conn = Connection::from_cookie(now, &self.cfg, tuple, ts_offset, li, seg, peer);
+        let o = Opening { tuple, iss: seg.ack - 1, ts_offset, opts: &l.opts };
+        let conn = Connection::from_cookie(now, &self.cfg, &o, li, seg, peer);
         let idx = self.insert(conn, false);
         self.stats.syn_cookies_accepted += 1;
         self.segment_for(now, idx, seg);

@@ -9,11 +9,12 @@ mod keyed;
 mod output;
 
 use crate::connection::Connection;
+use crate::connection::Opening;
 use crate::error::{CloseReason, Error};
 use crate::event::{Event, Tracer};
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::{Config, ConfigError, ConnHandle, ConnectionInfo, FourTuple, ListenerHandle, State};
+use crate::{Config, ConfigError, ConnHandle, ConnectionInfo, FourTuple, ListenerHandle, SocketOptions, State};
 use challenge::ChallengeLimiter;
 use core::fmt;
 use core::net::SocketAddr;
@@ -38,6 +39,9 @@ pub struct EndpointStats {
     pub resets_for_closed: u64,
     /// SYNs dropped because the SYN queue, accept queue or table was full.
     pub syns_dropped: u64,
+    /// Handshakes refused because a listener's accept queue was full: the
+    /// SYN, or the ACK that would complete it, dropped (Linux's ListenOverflows).
+    pub listen_overflows: u64,
     /// ICMP errors acted on.
     pub icmp_accepted: u64,
     /// ICMP errors ignored (no connection, or the quoted sequence number failed validation).
@@ -83,6 +87,15 @@ struct Listener {
     accept_queue: VecDeque<ConnHandle>,
     /// When this listener last answered a SYN with a cookie.
     cookie_sent_at: Option<Instant>,
+    /// The listening socket's options: its connections inherit them.
+    opts: SocketOptions,
+}
+
+impl Listener {
+    /// Linux's sk_acceptq_is_full: more than `backlog` connections wait.
+    fn accept_queue_full(&self) -> bool {
+        self.accept_queue.len() > self.backlog
+    }
 }
 
 /// A segment sent with no connection behind it, waiting to go out.
@@ -96,7 +109,8 @@ enum Reply {
     /// A RST for a segment that matched no connection.
     Rst(TcpRepr),
     /// A SYN-ACK with a SYN cookie for the SYN described.
-    CookieSynAck { cookie: SeqNum, syn: CookieSyn },
+    /// `listener` is the index of the listener whose options it carries.
+    CookieSynAck { cookie: SeqNum, syn: CookieSyn, listener: u32 },
 }
 
 /// What a SYN-ACK with a cookie needs of the SYN it answers.
@@ -244,25 +258,54 @@ impl Endpoint {
     // ----- user calls (RFC 9293 §3.10.1 - §3.10.6) -----
 
     /// Passive OPEN: listen on `addr` (an unspecified IP listens on every
-    /// address of that family). At most `backlog` connections wait in the
-    /// SYN and accept queues together.
+    /// address of that family). As Linux's listen(2): `backlog` is capped
+    /// at [`Config::max_backlog`]; the SYN queue takes that many half-open
+    /// connections (then SYN cookies, [`Config::syn_cookies`]) and the
+    /// accept queue one more than that many established ones.
     pub fn listen(&mut self, addr: SocketAddr, backlog: usize) -> Result<ListenerHandle, Error> {
+        let opts = self.socket_options();
+        self.listen_with(addr, backlog, &opts)
+    }
+
+    /// [`Endpoint::listen`] for a socket with these options; the connections
+    /// it accepts start with them.
+    pub fn listen_with(
+        &mut self,
+        addr: SocketAddr,
+        backlog: usize,
+        opts: &SocketOptions,
+    ) -> Result<ListenerHandle, Error> {
+        opts.validate()?;
         if addr.port() == 0 {
             return Err(Error::AddrNotAvailable);
         }
         if self.listener_by_addr.contains_key(&addr) {
             return Err(Error::AddrInUse);
         }
-        Ok(self.add_listener(addr, backlog))
+        Ok(self.add_listener(addr, backlog, opts))
     }
 
-    fn add_listener(&mut self, addr: SocketAddr, backlog: usize) -> ListenerHandle {
+    /// The options a new socket on this endpoint has (from its [`Config`]).
+    pub fn socket_options(&self) -> SocketOptions {
+        SocketOptions::from_config(&self.cfg)
+    }
+
+    /// The options a listener's connections inherit.
+    pub fn listener_options(&self, listener: ListenerHandle) -> Result<&SocketOptions, Error> {
+        match self.listeners.get(listener.index as usize) {
+            Some((g, Some(l))) if *g == listener.generation => Ok(&l.opts),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    fn add_listener(&mut self, addr: SocketAddr, backlog: usize, opts: &SocketOptions) -> ListenerHandle {
         let listener = Listener {
             addr,
-            backlog: backlog.clamp(1, self.cfg.syn_backlog.max(1)),
+            backlog: backlog.min(self.cfg.max_backlog),
             syn_queue: 0,
             accept_queue: VecDeque::new(),
             cookie_sent_at: None,
+            opts: opts.clone(),
         };
         let index = match self.listeners.iter().position(|(_, l)| l.is_none()) {
             Some(i) => {
@@ -283,11 +326,18 @@ impl Endpoint {
     /// listener takes (a transparent proxy's). Accepted connections keep the
     /// destination the peer used as their local address.
     pub fn listen_any(&mut self, backlog: usize) -> Result<ListenerHandle, Error> {
+        let opts = self.socket_options();
+        self.listen_any_with(backlog, &opts)
+    }
+
+    /// [`Endpoint::listen_any`] for a socket with these options.
+    pub fn listen_any_with(&mut self, backlog: usize, opts: &SocketOptions) -> Result<ListenerHandle, Error> {
+        opts.validate()?;
         let v4 = SocketAddr::new(core::net::IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0);
         if self.listener_by_addr.contains_key(&v4) {
             return Err(Error::AddrInUse);
         }
-        let h = self.add_listener(v4, backlog);
+        let h = self.add_listener(v4, backlog, opts);
         let v6 = SocketAddr::new(core::net::IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED), 0);
         self.listener_by_addr.insert(v6, h.index);
         Ok(h)
@@ -355,6 +405,19 @@ impl Endpoint {
     /// Active OPEN (RFC 9293 §3.10.1): a SYN to `remote` from `local`. A
     /// local port of 0 picks a free ephemeral port (RFC 6056 §3.3.3).
     pub fn connect(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<ConnHandle, Error> {
+        let opts = self.socket_options();
+        self.connect_with(now, local, remote, &opts)
+    }
+
+    /// [`Endpoint::connect`] for a socket with these options.
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        opts: &SocketOptions,
+    ) -> Result<ConnHandle, Error> {
+        opts.validate()?;
         // RFC 9293 MUST-46: no OPEN to a broadcast or multicast address.
         if local.is_ipv4() != remote.is_ipv4()
             || local.ip().is_unspecified()
@@ -377,7 +440,8 @@ impl Endpoint {
             t
         };
         let iss = SeqNum(self.isn_key.isn(now, &tuple));
-        let conn = Connection::new_active(now, &self.cfg, tuple, iss, self.isn_key.ts_offset(&tuple));
+        let o = Opening { tuple, iss, ts_offset: self.isn_key.ts_offset(&tuple), opts };
+        let conn = Connection::new_active(now, &self.cfg, &o);
         let idx = self.insert(conn, true);
         self.after(now, idx);
         Ok(self.handle_of(idx))
@@ -395,7 +459,9 @@ impl Endpoint {
         let h = self.connect(now, local, remote)?;
         let idx = h.index;
         let tuple = self.tuple(h)?;
-        let conn = Connection::new_active(now, &self.cfg, tuple, SeqNum(iss), self.isn_key.ts_offset(&tuple));
+        let opts = self.socket_options();
+        let o = Opening { tuple, iss: SeqNum(iss), ts_offset: self.isn_key.ts_offset(&tuple), opts: &opts };
+        let conn = Connection::new_active(now, &self.cfg, &o);
         if let Some(e) = self.entry_mut(idx) {
             e.conn = conn;
         }
@@ -538,6 +604,26 @@ impl Endpoint {
         let idx = self.check(h)?;
         self.with_conn(now, idx, |c, cfg| c.set_user_timeout(now, cfg, timeout));
         Ok(())
+    }
+
+    /// Applies a socket's options to its live connection (setsockopt after
+    /// connect or accept): what a connection can change, see
+    /// [`SocketOptions`]. `InvalidArgument` for options no socket can have.
+    pub fn set_options(&mut self, now: Instant, h: ConnHandle, opts: &SocketOptions) -> Result<(), Error> {
+        opts.validate()?;
+        let idx = self.check(h)?;
+        self.with_conn(now, idx, |c, cfg| c.set_options(now, cfg, opts));
+        Ok(())
+    }
+
+    /// CLOSE as a socket's close does: with SO_LINGER 0 an abort (RST),
+    /// otherwise [`Endpoint::close`] (which aborts when unread data waits,
+    /// RFC 2525 §2.17).
+    pub fn close_with(&mut self, now: Instant, h: ConnHandle, opts: &SocketOptions) -> Result<(), Error> {
+        if opts.close_aborts() {
+            self.abort(now, h)?;
+        }
+        self.close(now, h)
     }
 
     // ----- internals -----
@@ -718,6 +804,34 @@ impl Endpoint {
     }
 
     /// Picks a free local port for `local.ip()` to `remote` (RFC 6056 §3.3.3).
+    /// A port of the ephemeral range to bind a listening socket on `ip`
+    /// (bind(2) to port 0): no listener, no connection and nothing `taken`
+    /// says (ports a socket layer has bound but not used yet) has it.
+    pub fn free_port(&mut self, ip: core::net::IpAddr, taken: impl Fn(u16) -> bool) -> Result<u16, Error> {
+        let (lo, hi) = self.cfg.ephemeral_ports;
+        if lo == 0 || hi < lo {
+            return Err(Error::AddrNotAvailable);
+        }
+        let used: std::collections::HashSet<u16> = self
+            .table
+            .keys()
+            .filter(|t| t.local.ip() == ip || ip.is_unspecified())
+            .map(|t| t.local.port())
+            .chain(self.listener_by_addr.keys().map(|a| a.port()))
+            .collect();
+        let n = u32::from(hi - lo) + 1;
+        let unspecified = SocketAddr::new(ip, 0);
+        let offset = self.keys.port_offset(ip, unspecified);
+        for i in 0..n {
+            let port = lo + ((offset.wrapping_add(self.port_cursor).wrapping_add(i)) % n) as u16;
+            if !used.contains(&port) && !taken(port) {
+                self.port_cursor = self.port_cursor.wrapping_add(i + 1);
+                return Ok(port);
+            }
+        }
+        Err(Error::AddrNotAvailable)
+    }
+
     fn pick_port(&mut self, local: SocketAddr, remote: SocketAddr) -> Result<FourTuple, Error> {
         let (lo, hi) = self.cfg.ephemeral_ports;
         if lo == 0 || hi < lo {

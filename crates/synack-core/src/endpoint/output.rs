@@ -3,7 +3,7 @@
 //! datagram per call.
 
 use super::{Endpoint, Reply, StatelessReply};
-use crate::connection::{Connection, Segment, TxLimits};
+use crate::connection::{Connection, Opening, Segment, TxLimits};
 use crate::event::Direction;
 use crate::seq::SeqNum;
 use crate::time::Instant;
@@ -51,9 +51,10 @@ impl Endpoint {
             let hl = ip_header_len(&tuple);
             let mtu = usize::from(self.cfg.mtu).min(buf.len());
             let body = buf.get_mut(hl..mtu)?;
+            let mut hop_limit = self.cfg.hop_limit;
             let n = match kind {
                 Reply::Rst(repr) => repr.emit(body, &[], tuple.local.ip(), tuple.remote.ip()).ok(),
-                Reply::CookieSynAck { cookie, syn } => {
+                Reply::CookieSynAck { cookie, syn, listener } => {
                     let seg = Segment {
                         seq: syn.seq,
                         ack: SeqNum(0),
@@ -65,10 +66,16 @@ impl Endpoint {
                         segment_size: None,
                     };
                     let ts_offset = self.isn_key.ts_offset(&tuple);
-                    Connection::stateless_syn_ack(now, &self.cfg, tuple, cookie, ts_offset, &seg, body)
+                    let opts = match self.listeners.get(listener as usize) {
+                        Some((_, Some(l))) => l.opts.clone(),
+                        _ => self.socket_options(),
+                    };
+                    hop_limit = opts.hop_limit;
+                    let o = Opening { tuple, iss: cookie, ts_offset, opts: &opts };
+                    Connection::stateless_syn_ack(now, &self.cfg, &o, &seg, body)
                 }
             };
-            if let Some(len) = n.and_then(|n| self.finish_datagram(now, buf, &tuple, n)) {
+            if let Some(len) = n.and_then(|n| self.finish_datagram(now, buf, &tuple, n, hop_limit)) {
                 return Some(plain(len));
             }
         }
@@ -89,8 +96,9 @@ impl Endpoint {
             };
             match sent {
                 Some((n, segment_size)) => {
+                    let hop_limit = e.conn.hop_limit();
                     self.settle(now, idx);
-                    if let Some(len) = self.finish_datagram(now, buf, &tuple, n) {
+                    if let Some(len) = self.finish_datagram(now, buf, &tuple, n, hop_limit) {
                         return Some(Transmit { len, segment_size, partial_checksum });
                     }
                 }
@@ -107,13 +115,20 @@ impl Endpoint {
 
     /// Writes the IP header in front of a TCP segment of `tcp_len` bytes at
     /// `buf[header..]`, traces it, and returns the datagram's length.
-    fn finish_datagram(&mut self, now: Instant, buf: &mut [u8], tuple: &FourTuple, tcp_len: usize) -> Option<usize> {
+    fn finish_datagram(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        tuple: &FourTuple,
+        tcp_len: usize,
+        hop_limit: u8,
+    ) -> Option<usize> {
         let ip = IpRepr {
             src: tuple.local.ip(),
             dst: tuple.remote.ip(),
             protocol: PROTO_TCP,
             payload_len: tcp_len,
-            hop_limit: self.cfg.hop_limit,
+            hop_limit,
         };
         let hl = ip.emit(buf).ok()?;
         let len = hl + tcp_len;

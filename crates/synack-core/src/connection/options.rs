@@ -1,0 +1,43 @@
+//! A socket's options applied to a live connection (setsockopt after
+//! connect or accept): buffers, Nagle, cork, keepalive, user timeout, hop
+//! limit. The congestion control and the window scale are fixed once the
+//! connection is open; linger matters only at close.
+
+use super::Connection;
+use crate::time::Instant;
+use crate::{Config, SocketOptions};
+
+impl Connection {
+    /// Takes the options of `opts` that a live connection can change. A
+    /// smaller send buffer keeps what is queued (writers wait until it
+    /// drains below the limit); a smaller receive buffer never shrinks the
+    /// window already offered (RFC 9293 §3.8.6.2.1), it only offers less later.
+    pub(crate) fn set_options(&mut self, now: Instant, cfg: &Config, opts: &SocketOptions) {
+        let had_room = self.send_capacity() > 0;
+        self.send_limit = opts.send_buffer.max(1);
+        if !had_room && self.send_capacity() > 0 && !self.fin_queued {
+            self.pending.writable = true;
+        }
+        let recv_limit = opts.recv_buffer.max(1);
+        if recv_limit > self.recv_limit && self.rcv_space() == 0 {
+            // Room again after a zero window: say so (a window update).
+            self.ack_now = true;
+        }
+        self.recv_limit = recv_limit;
+        self.nodelay = opts.nodelay;
+        self.hop_limit = opts.hop_limit.max(1);
+        if self.keepalive != opts.keepalive {
+            self.set_keepalive(now, cfg, opts.keepalive);
+        }
+        if self.user_timeout != opts.user_timeout {
+            self.set_user_timeout(now, cfg, opts.user_timeout);
+        }
+        // Last: uncorking (or a larger buffer) may let data go now.
+        self.set_cork(now, cfg, opts.cork);
+    }
+
+    /// IP TTL / hop limit of this connection's datagrams.
+    pub(crate) fn hop_limit(&self) -> u8 {
+        self.hop_limit
+    }
+}
