@@ -27,6 +27,27 @@ fn syn_is_retransmitted_with_exponential_backoff_then_times_out() {
     assert!(r.events().contains(&Event::Closed(h, CloseReason::Error(Error::TimedOut))));
 }
 
+/// Counts the retransmissions a tracer is told of.
+struct CountRetransmissions(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+impl synack_core::Tracer for CountRetransmissions {
+    fn retransmission(&mut self, _: Instant, _: synack_core::FourTuple, timeout: bool) {
+        assert!(timeout, "a SYN is only resent on a timeout");
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn syn_and_syn_ack_retransmissions_reach_the_tracer() {
+    for mut r in [Raw::syn_sent(), Raw::syn_received()] {
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let side = r.side;
+        r.p.ep(side).set_tracer(Box::new(CountRetransmissions(n.clone())));
+        r.run_for(Duration::from_secs(200));
+        assert_eq!(n.load(std::sync::atomic::Ordering::Relaxed), 5, "syn_retries = synack_retries = 5");
+    }
+}
+
 #[test]
 fn syn_ack_is_retransmitted_then_the_half_open_connection_is_dropped() {
     let mut r = Raw::syn_received();

@@ -27,6 +27,32 @@
 //! # }
 //! ```
 //!
+//! # The ecosystem on top
+//!
+//! Anything that takes `AsyncRead + AsyncWrite` works as it is (tokio-rustls,
+//! `copy_bidirectional`, hyper's `serve_connection`). Two features add what
+//! needs more:
+//!
+//! - `axum`: [`TcpListener`] is an `axum::serve::Listener`;
+//!   `ConnectInfo<synack::PeerAddr>` gives the peer's address (or
+//!   `ConnectInfo<SocketAddr>` after `ListenerExt::tap_io`).
+//! - `hyper`: `synack::HttpConnector` for `hyper_util::client::legacy::Client`
+//!   (pooled connections; `synack::HttpInfo` in each response's extensions).
+//!
+//! ```ignore
+//! let listener = synack::TcpListener::bind(&stack, "10.7.0.2:80").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<synack::PeerAddr>()).await?;
+//!
+//! let client: Client<_, Empty<Bytes>> =
+//!     Client::builder(TokioExecutor::new()).build(synack::HttpConnector::new(&stack));
+//! let res = client.get("http://10.7.0.1/".parse()?).await?;
+//! ```
+//!
+//! Runnable examples (in memory; swap `pipe` for a `TunDevice` to go on a
+//! real network): `examples/axum_server.rs`, `hyper_client.rs`, `rustls.rs`
+//! (TLS 1.3 both ways), `proxy.rs` (`copy_bidirectional` between two
+//! stacks); `tests/ecosystem.rs` checks each.
+//!
 //! # Parity with `tokio::net`
 //!
 //! A tokio program ports by changing its `use` lines and passing the stack
@@ -56,8 +82,14 @@
 #![warn(missing_docs)]
 
 mod addr;
+#[cfg(feature = "axum")]
+#[path = "integrations/axum_listener.rs"]
+mod axum_listener;
 pub mod device;
 mod driver;
+#[cfg(feature = "hyper")]
+#[path = "integrations/http_connector.rs"]
+mod http_connector;
 mod ip;
 mod lifecycle;
 mod listener;
@@ -68,10 +100,14 @@ mod stream;
 mod tcp_socket;
 
 pub use addr::ToSocketAddrs;
+#[cfg(feature = "axum")]
+pub use axum_listener::PeerAddr;
 pub use device::{
     pipe, pipe_with_offload, Device, Faults, FaultyDevice, Offload, PcapTap, PipeDevice, RxMeta, TunDevice, TunOptions,
     TxMeta,
 };
+#[cfg(feature = "hyper")]
+pub use http_connector::{HttpConnector, HttpInfo};
 pub use lifecycle::StopCause;
 pub use listener::TcpListener;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};

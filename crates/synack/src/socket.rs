@@ -86,19 +86,7 @@ impl ByteQueue {
 
     /// Copies up to `dst.len()` bytes from the front into `dst`, leaving them.
     pub fn peek_into(&self, dst: &mut [u8]) -> usize {
-        let mut n = 0;
-        let mut skip = self.head;
-        for c in &self.chunks {
-            if n == dst.len() {
-                break;
-            }
-            let part = &c[skip..];
-            skip = 0;
-            let k = part.len().min(dst.len() - n);
-            dst[n..n + k].copy_from_slice(&part[..k]);
-            n += k;
-        }
-        n
+        self.peek_at(0, dst)
     }
 
     /// Copies up to `dst.len()` bytes starting `skip` bytes from the front.

@@ -3,7 +3,7 @@
 //! `try_read*` / `writable`, `try_write*`), both have the addresses and
 //! `ready`, and [`OwnedReadHalf::reunite`] makes the stream again.
 
-use crate::stream::{ready_or_would_block, try_read_buf, Conn, TcpStream, Timeouts};
+use crate::stream::{queued_writes, ready_or_would_block, try_read_buf, Conn, TcpStream, Timeouts};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -169,29 +169,7 @@ impl AsyncRead for OwnedReadHalf {
 }
 
 impl AsyncWrite for OwnedWriteHalf {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = this.conn.poll_write(Some(cx), &[io::IoSlice::new(data)]);
-        this.timeouts.write(r, cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = this.conn.poll_write(Some(cx), bufs);
-        this.timeouts.write(r, cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
+    queued_writes!();
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();

@@ -246,3 +246,40 @@ async fn the_backlog_is_honoured_and_overflows_are_counted() {
         t.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_connects_each_get_their_answer() {
+    let (c, s) = stacks();
+    // tokio's default backlog (1024): the SYN queue takes them all, no cookies needed.
+    let l = TcpListener::bind(&s, "10.0.0.2:80").await.unwrap();
+    let server = tokio::spawn(async move {
+        for _ in 0..1000 {
+            let (mut y, _) = l.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut b = [0u8; 4];
+                y.read_exact(&mut b).await.unwrap();
+                y.write_all(&b).await.unwrap();
+            });
+        }
+    });
+    let start = std::time::Instant::now();
+    let clients: Vec<_> = (0..1000u32)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut x = TcpStream::connect(&c, "10.0.0.2:80").await.unwrap();
+                x.write_all(&i.to_be_bytes()).await.unwrap();
+                let mut b = [0u8; 4];
+                x.read_exact(&mut b).await.unwrap();
+                assert_eq!(u32::from_be_bytes(b), i);
+            })
+        })
+        .collect();
+    for t in clients {
+        t.await.unwrap();
+    }
+    server.await.unwrap();
+    let stats = s.stats();
+    println!("1,000 concurrent connects answered in {:?}; {stats:?}", start.elapsed());
+    assert_eq!((stats.syns_dropped, stats.listen_overflows, stats.syn_cookies_sent), (0, 0, 0), "{stats:?}");
+}
