@@ -28,6 +28,16 @@ fn the_suite_passes_with_status_0() {
 }
 
 #[test]
+fn the_suite_passes_over_ipv6_and_ipv4_mapped_ipv6() {
+    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/drill");
+    for family in ["ipv6", "ipv4-mapped-ipv6"] {
+        let (code, out) = synack(&["drill", "--ip-version", family, suite.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{family}: {out}");
+        assert!(out.lines().last().unwrap().ends_with(" passed, 0 failed, 0 skipped"), "{family}: {out}");
+    }
+}
+
+#[test]
 fn a_failure_gives_status_1_and_the_mismatch() {
     let d = temp_dir("fail");
     std::fs::write(d.join("good.pkt"), GOOD).unwrap();

@@ -85,7 +85,8 @@ impl TcpListener {
         Ok(self.addr)
     }
 
-    /// Waits for a connection; returns it and the peer's address.
+    /// Waits for a connection; returns it and the peer's address. Cancel
+    /// safe: a connection is taken from the queue only when returned.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }

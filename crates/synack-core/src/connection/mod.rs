@@ -9,6 +9,7 @@ mod handshake;
 mod icmp;
 mod options;
 mod pacing;
+mod prr;
 mod reassembly;
 mod recv;
 pub(crate) mod rtt;
@@ -314,6 +315,8 @@ pub struct Connection {
     scoreboard: scoreboard::Scoreboard,
     /// How to undo the current recovery's reduction if it proves spurious.
     undo: Option<Undo>,
+    /// Proportional Rate Reduction of the SACK recovery in progress (RFC 6937).
+    prr: Option<Box<prr::Prr>>,
     retransmit_head: bool,
     force_probe: bool,
     retries: u32,
@@ -413,6 +416,7 @@ impl Connection {
             rescue_rxt: iss,
             scoreboard: scoreboard::Scoreboard::default(),
             undo: None,
+            prr: None,
             retransmit_head: false,
             force_probe: false,
             retries: 0,

@@ -131,6 +131,11 @@ impl Scoreboard {
         self.len = keep.len() as u8;
     }
 
+    /// Bytes SACKed above SND.UNA.
+    pub fn sacked_bytes(&self) -> u32 {
+        self.above(0).0
+    }
+
     /// SACKed bytes and ranges at or above offset `at`.
     fn above(&self, at: u32) -> (u32, u32) {
         self.ranges()

@@ -4,7 +4,7 @@
 //! fast retransmit and NewReno recovery (RFC 5681 §3.2, RFC 6582), and
 //! building every outgoing segment.
 
-use super::{Connection, Rst, Segment, State, TxLimits, Undo};
+use super::{prr, Connection, Rst, Segment, State, TxLimits, Undo};
 use crate::congestion::CongestionController;
 use crate::error::Error;
 use crate::seq::SeqNum;
@@ -90,6 +90,8 @@ impl Connection {
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);
         }
         let mss = u32::from(self.snd_mss);
+        // RFC 6937: DeliveredData = change in SND.UNA + change in SACKed bytes.
+        let (una_before, sacked_before) = (self.snd_una, self.scoreboard.sacked_bytes());
         if self.sack_ok {
             let una = if ack > self.snd_una { ack } else { self.snd_una };
             self.scoreboard.update(una, self.snd_max, seg.options.sack_blocks());
@@ -179,6 +181,22 @@ impl Connection {
             // The peer answers our zero-window probes: it is alive.
             self.retries = 0;
         }
+        if let (true, Some(prr)) = (self.sack_recovery, self.prr.as_mut()) {
+            let advanced = self.snd_una.since(una_before);
+            let delivered = (i64::from(advanced) + i64::from(self.scoreboard.sacked_bytes()) - i64::from(sacked_before))
+                .clamp(0, i64::from(u32::MAX)) as u32;
+            let pipe = self.scoreboard.pipe(self.snd_max, self.high_rxt, mss);
+            prr.on_ack(delivered, advanced > 0, pipe, self.cc.ssthresh(), mss);
+        }
+    }
+
+    /// The congestion window sending goes by: PRR's during SACK recovery
+    /// (RFC 6937), the controller's otherwise.
+    pub(super) fn effective_cwnd(&self) -> u32 {
+        match (&self.prr, self.sack_recovery) {
+            (Some(p), true) => p.cwnd(),
+            _ => self.cc.cwnd(),
+        }
     }
 
     /// Fast retransmit and loss recovery: SACK-based (RFC 6675 §5 (4)) when
@@ -203,7 +221,9 @@ impl Connection {
             self.sack_recovery = true;
             self.high_rxt = self.snd_una;
             self.rescue_rxt = self.snd_una;
+            let prior_cwnd = self.cc.cwnd();
             self.cc.on_sack_recovery(self.flight(), mss);
+            self.prr = Some(Box::new(prr::Prr::new(prior_cwnd, self.cc.cwnd())));
         } else {
             self.cc.on_fast_retransmit(self.flight(), mss);
         }
@@ -213,6 +233,7 @@ impl Connection {
     fn leave_recovery(&mut self) {
         self.in_recovery = false;
         self.sack_recovery = false;
+        self.prr = None;
         self.dupacks = 0;
     }
 
@@ -239,7 +260,7 @@ impl Connection {
     /// outstanding segment (a rescue that spares a tail loss its timeout).
     fn send_next_seg(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
         let mss = u32::from(self.snd_mss);
-        if self.cc.cwnd() < self.scoreboard.pipe(self.snd_max, self.high_rxt, mss) + mss {
+        if self.effective_cwnd() < self.scoreboard.pipe(self.snd_max, self.high_rxt, mss) + mss {
             // No room: only what new data may send regardless (a FIN, a probe).
             return self.send_new_data(now, cfg, buf);
         }
@@ -274,7 +295,7 @@ impl Connection {
         let by_peer = self.snd_wnd.saturating_sub(in_flight);
         if self.sack_recovery {
             let pipe = self.scoreboard.pipe(self.snd_max, self.high_rxt, u32::from(self.snd_mss));
-            by_peer.min(self.cc.cwnd().saturating_sub(pipe))
+            by_peer.min(self.effective_cwnd().saturating_sub(pipe))
         } else {
             by_peer.min(self.cc.cwnd().saturating_sub(in_flight))
         }
@@ -344,28 +365,43 @@ impl Connection {
             }
             State::SynReceived => {}
             _ => {
-                if self.retransmit_head {
-                    self.retransmit_head = false;
-                    let seq = self.snd_una;
-                    if let Some((n, end)) = self.send_range(now, cfg, buf, seq, usize::from(self.snd_mss)) {
-                        if self.sack_recovery && end > self.high_rxt {
-                            // RFC 6675 §5 (4.3): HighRxt and RescueRxt cover the first retransmission.
-                            self.high_rxt = end;
-                            self.rescue_rxt = end;
-                        }
-                        return Some(n);
-                    }
+                let sent_before = self.stats.bytes_sent;
+                let sent = self.send_data(now, cfg, buf);
+                if let (true, Some(prr)) = (self.sack_recovery, self.prr.as_mut()) {
+                    prr.on_sent((self.stats.bytes_sent - sent_before).min(u64::from(u32::MAX)) as u32);
                 }
-                let sent = if self.sack_recovery {
-                    self.send_next_seg(now, cfg, buf)
-                } else {
-                    self.send_new_data(now, cfg, buf)
-                };
                 if sent.is_some() {
                     return sent;
                 }
             }
         }
+        self.send_control(now, cfg, buf)
+    }
+
+    /// Data to send in a synchronized state: the head retransmission a
+    /// recovery or timeout asked for, what SACK recovery picks, or new data.
+    fn send_data(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+        if self.retransmit_head {
+            self.retransmit_head = false;
+            let seq = self.snd_una;
+            if let Some((n, end)) = self.send_range(now, cfg, buf, seq, usize::from(self.snd_mss)) {
+                if self.sack_recovery && end > self.high_rxt {
+                    // RFC 6675 §5 (4.3): HighRxt and RescueRxt cover the first retransmission.
+                    self.high_rxt = end;
+                    self.rescue_rxt = end;
+                }
+                return Some(n);
+            }
+        }
+        if self.sack_recovery {
+            self.send_next_seg(now, cfg, buf)
+        } else {
+            self.send_new_data(now, cfg, buf)
+        }
+    }
+
+    /// Segments without data: a keepalive probe, an owed ACK.
+    fn send_control(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
         if self.keepalive_probe {
             self.keepalive_probe = false;
             // RFC 9293 §3.8.4: a probe with SEG.SEQ = SND.NXT - 1 elicits an ACK.

@@ -133,7 +133,7 @@ impl Connection {
             rcv_wscale: self.rcv_wscale,
             timestamps: self.ts_ok,
             sack: self.sack_ok,
-            cwnd: self.cc.cwnd(),
+            cwnd: self.effective_cwnd(),
             ssthresh: self.cc.ssthresh(),
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),
