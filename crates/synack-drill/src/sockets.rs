@@ -295,9 +295,13 @@ impl SynackTarget {
         f(&mut opts);
         opts.validate().map_err(err)?;
         sock.opts = opts.clone();
-        if let SockKind::Conn(h) = sock.kind {
+        match sock.kind {
             // A connection that is gone keeps its socket's options; nothing to apply.
-            let _ = self.ep.set_options(now, h, &opts);
+            SockKind::Conn(h) => {
+                let _ = self.ep.set_options(now, h, &opts);
+            }
+            SockKind::Listener(l) => self.ep.set_listener_options(l, &opts).map_err(err)?,
+            SockKind::Fresh => {}
         }
         Ok(())
     }

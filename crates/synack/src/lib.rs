@@ -62,7 +62,7 @@
 //! | tokio 1.54 | synack | notes |
 //! |---|---|---|
 //! | `TcpListener::bind(addr)` | `TcpListener::bind(&stack, addr)` | any [`ToSocketAddrs`]; port 0 picks a free ephemeral port; backlog 1024 |
-//! | `TcpListener::{accept, poll_accept, local_addr}` | same | accepted streams inherit the listener's options |
+//! | `TcpListener::{accept, poll_accept, local_addr, ttl, set_ttl}` | same | accepted streams inherit the listener's options |
 //! | `TcpStream::connect(addr)` | `TcpStream::connect(&stack, addr)` | tries each address; errors name it |
 //! | `TcpStream::{local_addr, peer_addr}` | same | |
 //! | `read`/`write` (`AsyncRead`, `AsyncWrite`), `is_write_vectored` | same | vectored writes are real (`true`) |

@@ -85,6 +85,22 @@ impl TcpListener {
         Ok(self.addr)
     }
 
+    /// IP_TTL of the connections it accepts from now on (and of their SYN-ACKs).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is at most 255"))?;
+        let mut core = self.owner.shared.lock();
+        core.check_running()?;
+        let mut opts = core.ep.listener_options(self.handle).map_err(io_error)?.clone();
+        opts.hop_limit = ttl;
+        core.ep.set_listener_options(self.handle, &opts).map_err(io_error)
+    }
+
+    /// IP_TTL as set.
+    pub fn ttl(&self) -> io::Result<u32> {
+        let core = self.owner.shared.lock();
+        Ok(u32::from(core.ep.listener_options(self.handle).map_err(io_error)?.hop_limit))
+    }
+
     /// Waits for a connection; returns it and the peer's address. Cancel
     /// safe: a connection is taken from the queue only when returned.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {

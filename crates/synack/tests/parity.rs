@@ -192,6 +192,10 @@ async fn tcp_socket_options_are_per_socket_and_inherited_by_accepted_streams() {
     assert_eq!(TcpSocket::new_v6(&s).unwrap().bind(addr).unwrap_err().kind(), ErrorKind::InvalidInput);
     let l = ls.listen(16).unwrap();
     assert_eq!(l.local_addr().unwrap(), addr);
+    assert_eq!(l.ttl().unwrap(), 64);
+    l.set_ttl(33).unwrap();
+    assert_eq!(l.ttl().unwrap(), 33);
+    assert_eq!(l.set_ttl(0).unwrap_err().kind(), ErrorKind::InvalidInput);
     let cs = TcpSocket::new_v4(&c).unwrap();
     cs.set_recv_buffer_size(60_000).unwrap();
     cs.set_send_buffer_size(10_000).unwrap();
@@ -200,6 +204,7 @@ async fn tcp_socket_options_are_per_socket_and_inherited_by_accepted_streams() {
     let x = cs.connect(addr).await.unwrap();
     let (y, _) = l.accept().await.unwrap();
     assert!(y.nodelay().unwrap(), "accepted streams inherit the listener's options");
+    assert_eq!(y.ttl().unwrap(), 33, "and options set on it after listen");
     assert!(!x.nodelay().unwrap(), "the stack default stays for other sockets");
     assert_eq!(x.info().unwrap().rcv_wscale, 0, "a 60,000-byte buffer needs no window scale");
     assert_eq!(y.info().unwrap().rcv_wscale, 8, "the other side's default buffer");

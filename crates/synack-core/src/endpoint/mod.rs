@@ -298,6 +298,14 @@ impl Endpoint {
         }
     }
 
+    /// Changes a listener's options (setsockopt on a listening socket):
+    /// connections it accepts from now on start with them.
+    pub fn set_listener_options(&mut self, listener: ListenerHandle, opts: &SocketOptions) -> Result<(), Error> {
+        opts.validate()?;
+        self.listener_mut(listener)?.opts = opts.clone();
+        Ok(())
+    }
+
     fn add_listener(&mut self, addr: SocketAddr, backlog: usize, opts: &SocketOptions) -> ListenerHandle {
         let listener = Listener {
             addr,
