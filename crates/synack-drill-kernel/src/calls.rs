@@ -13,7 +13,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use synack_drill::ast::{Arg, SyscallSpec};
-use synack_drill::syscall_args::{arg_int, int, is_bad_pointer, name_of, poll_text, struct_field};
+use synack_drill::syscall_args::{arg_int, int, iov_lens, is_bad_pointer, name_of, poll_text, struct_field};
 use synack_drill::target::Attempt;
 
 /// The addresses calls use when the script writes `...`.
@@ -169,17 +169,6 @@ impl Buf {
             None => self.data.as_mut_ptr().cast(),
         }
     }
-}
-
-/// The iovec lengths of a `[{iov_base=..., iov_len=N}, ...]` argument.
-fn iov_lens(a: Option<&Arg>) -> Option<Vec<usize>> {
-    let Some(Arg::List(iov)) = a else { return None };
-    iov.iter()
-        .map(|v| match v {
-            Arg::Struct(fields) => fields.iter().rev().find_map(|(_, a)| int(a)).map(|n| n as usize),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Buffers and iovecs for a vectored call.

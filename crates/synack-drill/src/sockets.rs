@@ -203,12 +203,14 @@ impl SynackTarget {
             }
             "write" | "send" | "sendto" | "writev" | "sendmsg" => {
                 let fd = arg_int(spec, 0)?;
-                let total = if spec.name == "writev" { iov_len(spec)? } else { arg_int(spec, 2)? as usize };
+                let vectored = matches!(spec.name.as_str(), "writev" | "sendmsg");
+                let total = if vectored { iov_len(spec)? } else { arg_int(spec, 2)? as usize };
                 self.write(fd, total, p)
             }
             "read" | "recv" | "recvfrom" | "readv" | "recvmsg" => {
                 let fd = arg_int(spec, 0)?;
-                let want = if spec.name == "readv" { iov_len(spec)? } else { arg_int(spec, 2)? as usize };
+                let vectored = matches!(spec.name.as_str(), "readv" | "recvmsg");
+                let want = if vectored { iov_len(spec)? } else { arg_int(spec, 2)? as usize };
                 self.read(fd, want)
             }
             "fcntl" => {

@@ -173,16 +173,24 @@ pub fn poll_text(v: i64) -> String {
     }
 }
 
-/// Total length of a writev/readv iovec list: `[{..., 100}, {..., 200}]`.
+/// The lengths of an iovec list (`[{iov_base=..., iov_len=N}, ...]`).
+pub fn iov_lens(a: Option<&Arg>) -> Option<Vec<usize>> {
+    let Some(Arg::List(iov)) = a else { return None };
+    iov.iter()
+        .map(|v| match v {
+            Arg::Struct(fields) => fields.iter().rev().find_map(|(_, a)| int(a)).map(|n| n as usize),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Bytes a vectored call moves: the iovec list of readv/writev (argument
+/// 1), or the `msg_iov` of sendmsg/recvmsg's message.
 pub fn iov_len(spec: &SyscallSpec) -> Result<usize, Attempt> {
-    let Some(Arg::List(iov)) = spec.args.get(1) else {
-        return Err(Attempt::Unsupported(format!("{}: iovec not understood", spec.name)));
+    let list = match spec.name.as_str() {
+        "sendmsg" | "recvmsg" => spec.args.get(1).and_then(|m| struct_field(m, &["msg_iov"])),
+        _ => spec.args.get(1),
     };
-    let mut total = 0;
-    for v in iov {
-        let Arg::Struct(fields) = v else { return Err(Attempt::Unsupported("iovec entry".into())) };
-        let len = fields.iter().rev().find_map(|(_, a)| int(a)).ok_or(Attempt::Unsupported("iovec length".into()))?;
-        total += len as usize;
-    }
-    Ok(total)
+    let lens = iov_lens(list).ok_or_else(|| Attempt::Unsupported(format!("{}: iovec not understood", spec.name)))?;
+    Ok(lens.iter().sum())
 }
