@@ -13,7 +13,9 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use synack_drill::ast::{Arg, SyscallSpec};
-use synack_drill::syscall_args::{arg_int, int, iov_lens, is_bad_pointer, name_of, poll_text, struct_field};
+use synack_drill::syscall_args::{
+    arg_int, compare_cmsgs, expected_cmsgs, int, iov_lens, is_bad_pointer, name_of, poll_text, struct_field,
+};
 use synack_drill::target::Attempt;
 
 /// The addresses calls use when the script writes `...`.
@@ -415,11 +417,19 @@ impl Calls {
             .ok_or_else(|| Attempt::Unsupported(format!("{}: msg_iov not understood", spec.name)))?;
         let flags = spec.args.get(2).and_then(int).unwrap_or(0) as i32;
         let mut v = Iovecs::new(&lens);
+        let want_cmsgs = if spec.name == "recvmsg" { expected_cmsgs(spec)? } else { None };
+        // Room for the control messages a recvmsg may return (u64 for alignment).
+        let mut control = [0u64; 32];
         // SAFETY: msghdr is plain data; all-zero (no name, no control) is valid.
         let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
         m.msg_iov = v.iov.as_mut_ptr();
         m.msg_iovlen = v.iov.len() as _;
-        // SAFETY: the msghdr points to iovecs over live buffers; no name or control data.
+        if want_cmsgs.is_some() {
+            m.msg_control = control.as_mut_ptr().cast();
+            m.msg_controllen = std::mem::size_of_val(&control) as _;
+        }
+        // SAFETY: the msghdr points to iovecs over live buffers and, for a
+        // recvmsg that expects control messages, to `control`; no name.
         let r = unsafe {
             if spec.name == "sendmsg" {
                 libc::sendmsg(fd, &m, flags)
@@ -428,6 +438,22 @@ impl Calls {
             }
         };
         drop(v.bufs);
+        if let (true, Some(want)) = (r >= 0, &want_cmsgs) {
+            let mut got = Vec::new();
+            // SAFETY: the kernel filled `control` and set msg_controllen; the
+            // CMSG_* helpers walk only within it.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&m);
+                while !c.is_null() {
+                    let data = libc::CMSG_DATA(c).cast::<i32>().read_unaligned();
+                    got.push((i64::from((*c).cmsg_level), i64::from((*c).cmsg_type), i64::from(data)));
+                    c = libc::CMSG_NXTHDR(&m, c);
+                }
+            }
+            if let Some(m) = compare_cmsgs(&got, want) {
+                return Ok(Attempt::Mismatch(m));
+            }
+        }
         if r >= 0 && spec.name == "recvmsg" {
             if let Some(want) = struct_field(msg, &["msg_flags"]).and_then(int) {
                 if want != i64::from(m.msg_flags) {

@@ -3,7 +3,7 @@
 
 use crate::ast::{Arg, SyscallSpec};
 use crate::synack_target::SynackTarget;
-use crate::syscall_args::{arg_int, int, iov_len, name_of, poll_text, struct_field};
+use crate::syscall_args::{arg_int, compare_cmsgs, expected_cmsgs, int, iov_len, name_of, poll_text, struct_field};
 pub use crate::target::Attempt;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -31,6 +31,8 @@ pub struct Sock {
     pub bound: Option<SocketAddr>,
     /// The socket's options (SO_*, TCP_*): the core's, shared with the runtime.
     pub opts: SocketOptions,
+    /// TCP_INQ: recvmsg reports the bytes left to read (a TCP_CM_INQ control message).
+    pub inq: bool,
     /// An error for SO_ERROR, taken when read.
     pub so_error: Option<i64>,
     /// A non-blocking connect completed and the next connect call should say 0.
@@ -46,6 +48,7 @@ impl Sock {
             nonblocking: false,
             bound: None,
             opts,
+            inq: false,
             so_error: None,
             connect_done_unreported: false,
             connecting: false,
@@ -211,7 +214,11 @@ impl SynackTarget {
                 let fd = arg_int(spec, 0)?;
                 let vectored = matches!(spec.name.as_str(), "readv" | "recvmsg");
                 let want = if vectored { iov_len(spec)? } else { arg_int(spec, 2)? as usize };
-                self.read(fd, want)
+                let r = self.read(fd, want)?;
+                match (&r, expected_cmsgs(spec)?) {
+                    (Attempt::Done(n, None), Some(cmsgs)) if *n >= 0 => Ok(self.check_inq(fd, &cmsgs)?.unwrap_or(r)),
+                    _ => Ok(r),
+                }
             }
             "fcntl" => {
                 let fd = arg_int(spec, 0)?;
@@ -344,6 +351,23 @@ impl SynackTarget {
         })
     }
 
+    /// The control messages a recvmsg on `fd` returns (TCP_CM_INQ with
+    /// TCP_INQ on: the bytes left, or 1 at end of stream with none left, as
+    /// Linux's tcp_inq_hint), checked against the script's.
+    fn check_inq(&mut self, fd: i64, want: &[crate::syscall_args::Cmsg]) -> Result<Option<Attempt>, Attempt> {
+        let sock = self.sock(fd)?.clone();
+        let mut got = Vec::new();
+        if let (true, SockKind::Conn(h)) = (sock.inq, sock.kind) {
+            let left = self.ep.readable_bytes(h).unwrap_or(0) as i64;
+            let eof = matches!(
+                self.ep.state(h),
+                Ok(State::CloseWait | State::LastAck | State::Closing | State::TimeWait | State::Closed)
+            );
+            got.push((6, 36, if left == 0 && eof { 1 } else { left }));
+        }
+        Ok(compare_cmsgs(&got, want).map(Attempt::Mismatch))
+    }
+
     fn setsockopt(&mut self, spec: &SyscallSpec) -> Result<Attempt, Attempt> {
         let fd = arg_int(spec, 0)?;
         let name = name_of(spec, 2);
@@ -356,6 +380,7 @@ impl SynackTarget {
         let need = || v.ok_or_else(|| Attempt::Unsupported(format!("setsockopt {name}: value not understood")));
         match name.as_str() {
             "SO_REUSEADDR" | "SO_REUSEPORT" => {}
+            "TCP_INQ" => self.sock(fd)?.inq = need()? != 0,
             "SO_KEEPALIVE" => {
                 let on = need()? != 0;
                 self.set_opts(fd, |o| o.keepalive = on)?;
@@ -459,6 +484,7 @@ impl SynackTarget {
             "SO_KEEPALIVE" => i64::from(s.opts.keepalive),
             "TCP_NODELAY" => i64::from(s.opts.nodelay),
             "TCP_CORK" => i64::from(s.opts.cork),
+            "TCP_INQ" => i64::from(s.inq),
             // Twice the data the buffer holds, as Linux reports it.
             "SO_RCVBUF" => (s.opts.recv_buffer as i64).saturating_mul(2).max(MIN_RCVBUF),
             "SO_SNDBUF" => (s.opts.send_buffer as i64).saturating_mul(2).max(MIN_SNDBUF),

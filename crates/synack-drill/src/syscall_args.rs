@@ -30,7 +30,7 @@ pub fn symbol(name: &str) -> Option<i64> {
         "TCP_CONGESTION" => 13,
         "TCP_USER_TIMEOUT" => 18,
         "TCP_NOTSENT_LOWAT" => 25,
-        "TCP_INQ" => 36,
+        "TCP_INQ" | "TCP_CM_INQ" => 36,
         "IP_TOS" => 1,
         "IP_MTU_DISCOVER" => 10,
         "IPV6_TCLASS" => 67,
@@ -171,6 +171,32 @@ pub fn poll_text(v: i64) -> String {
     } else {
         parts.join("|")
     }
+}
+
+/// A control message as (cmsg_level, cmsg_type, the int in cmsg_data).
+pub type Cmsg = (i64, i64, i64);
+
+/// The control messages a recvmsg expects (`msg_control=[{cmsg_level=...,
+/// cmsg_type=..., cmsg_data=...}]`) as (level, type, data); `None` when the
+/// message has no `msg_control`.
+pub fn expected_cmsgs(spec: &SyscallSpec) -> Result<Option<Vec<Cmsg>>, Attempt> {
+    let Some(ctrl) = spec.args.get(1).and_then(|m| struct_field(m, &["msg_control"])) else { return Ok(None) };
+    let Arg::List(items) = ctrl else {
+        return Err(Attempt::Unsupported(format!("{}: msg_control not understood", spec.name)));
+    };
+    let field = |c: &Arg, n: &str| {
+        struct_field(c, &[n]).and_then(int).ok_or_else(|| Attempt::Unsupported(format!("msg_control without {n}")))
+    };
+    items
+        .iter()
+        .map(|c| Ok((field(c, "cmsg_level")?, field(c, "cmsg_type")?, field(c, "cmsg_data")?)))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Compares the control messages a recvmsg returned with those expected.
+pub fn compare_cmsgs(got: &[Cmsg], want: &[Cmsg]) -> Option<String> {
+    (got != want).then(|| format!("msg_control {got:?} instead of {want:?} (level, type, data)"))
 }
 
 /// The lengths of an iovec list (`[{iov_base=..., iov_len=N}, ...]`).

@@ -112,3 +112,20 @@ fn parse_errors_name_line_and_column() {
     let Outcome::ParseError(e) = r.outcome else { panic!("{:?}", r.outcome) };
     assert_eq!((e.line, e.col), (2, 15));
 }
+
+#[test]
+fn a_wrong_tcp_inq_hint_fails_and_no_hint_without_tcp_inq() {
+    let script = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/drill/socket_options/tcp_inq.pkt"),
+    )
+    .unwrap();
+    let wrong = script.replace("cmsg_data=600", "cmsg_data=599");
+    let Outcome::Failed { message, .. } = run_script(&wrong, &RunOptions::default()).outcome else { panic!("passed") };
+    assert!(message.contains("msg_control [(6, 36, 600)] instead of [(6, 36, 599)]"), "{message}");
+    // Without TCP_INQ, Linux sends no control message: expecting one fails.
+    let off = script
+        .replace("setsockopt(4, SOL_TCP, TCP_INQ, [1], 4)", "setsockopt(4, SOL_TCP, TCP_INQ, [0], 4)")
+        .replace("getsockopt(4, SOL_TCP, TCP_INQ, [1], [4])", "getsockopt(4, SOL_TCP, TCP_INQ, [0], [4])");
+    let Outcome::Failed { message, .. } = run_script(&off, &RunOptions::default()).outcome else { panic!("passed") };
+    assert!(message.contains("msg_control [] instead of"), "{message}");
+}
