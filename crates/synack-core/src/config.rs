@@ -94,6 +94,9 @@ pub struct Config {
     pub max_rto: Duration,
     /// Delayed-ACK timeout (RFC 9293 §3.8.6.3: at most 500 ms; synack caps it at 200 ms).
     pub delayed_ack: Duration,
+    /// Tail Loss Probe (RFC 8985 §7) with SACK: probe a lost tail after two
+    /// RTTs instead of waiting for the RTO (Linux's tcp_early_retrans 3, on).
+    pub tail_loss_probe: bool,
     /// Restart from the initial window after an idle period longer than the
     /// RTO (RFC 5681 §4.1; Linux's tcp_slow_start_after_idle, on by default).
     pub slow_start_after_idle: bool,
@@ -164,6 +167,7 @@ impl Default for Config {
             max_rto: Duration::from_secs(120),
             delayed_ack: Duration::from_millis(40),
             slow_start_after_idle: true,
+            tail_loss_probe: true,
             nodelay: false,
             syn_retries: 5,
             synack_retries: 5,

@@ -11,24 +11,6 @@ use synack_wire::{SackBlock, TcpFlags, TcpOptions};
 
 const MSS: u32 = 1460;
 
-/// B (initial window 20 segments) established with a peer that offered
-/// SACK and window scaling.
-fn sack_connection() -> Raw {
-    let mut p = Pair::with_configs(Config::default(), Config { initial_cwnd_segments: 20, ..Config::default() });
-    p.hold_b = true;
-    p.listen();
-    let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
-    let mut o = TcpOptions::default();
-    o.mss = Some(1460);
-    o.sack_permitted = true;
-    o.window_scale = Some(7);
-    r.p.deliver(Side::B, &craft_with(Side::A, PEER_ISN, 0, TcpFlags::SYN, 65535, o, &[]));
-    r.iss = r.take().remove(0).seq;
-    r.inject(PEER_ISN + 1, r.iss.wrapping_add(1), TcpFlags::ACK, &[]);
-    r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
-    r
-}
-
 /// A duplicate ACK of the first byte SACKing `[first+1461*k ..)` up to `upto` segments.
 fn sack_upto(r: &mut Raw, segments: u32) {
     let base = r.our_next();
@@ -40,7 +22,7 @@ fn sack_upto(r: &mut Raw, segments: u32) {
 
 #[test]
 fn recovery_sends_in_proportion_to_what_is_delivered() {
-    let mut r = sack_connection();
+    let mut r = Raw::passive_sack(Config { initial_cwnd_segments: 20, ..Config::default() });
     r.send(&vec![7u8; 40 * MSS as usize]);
     let first = r.take();
     let flight: usize = first.iter().map(|s| s.len).sum();

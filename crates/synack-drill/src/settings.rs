@@ -267,10 +267,9 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
                     "synack's duplicate-ACK threshold is fixed at 3 (RFC 5681 §3.2)".into(),
                 ))
             }
-            // synack has neither early retransmit nor tail loss probes yet
-            // (RFC 8985 §7): 0, which turns them off in Linux, is its behaviour.
-            "tcp_early_retrans" if num::<u32>(key, v)? == 0 => {}
-            "tcp_early_retrans" | "tcp_recovery" | "tcp_min_rtt_wlen" | "tcp_abort_on_overflow" => {
+            // Linux: 3 and 4 turn tail loss probes (RFC 8985 §7) on, 0-2 off.
+            "tcp_early_retrans" => c.tail_loss_probe = matches!(num::<u32>(key, v)?, 3 | 4),
+            "tcp_recovery" | "tcp_min_rtt_wlen" | "tcp_abort_on_overflow" => {
                 return Err(Applied::Warn(format!("{key} has no effect on synack")))
             }
             other => return Err(Applied::Warn(format!("sysctl {other} ignored"))),
@@ -350,8 +349,10 @@ mod tests {
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_reordering", "10"), Applied::Unsupported(_)));
         assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_fack", "0"), Applied::Ok);
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_fack", "1"), Applied::Warn(_)));
-        assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_early_retrans", "3"), Applied::Warn(_)));
         assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_early_retrans", "0"), Applied::Ok);
+        assert!(!c.tail_loss_probe);
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_early_retrans", "3"), Applied::Ok);
+        assert!(c.tail_loss_probe);
         let pairs = sysctls_in("sysctl -q net.ipv4.a=1 'net.ipv4.b=2 3' net.ipv4.c=\"4 5 6\"");
         assert_eq!(pairs.len(), 3);
         assert_eq!(pairs[1], ("net.ipv4.b".to_string(), "2 3".to_string()));

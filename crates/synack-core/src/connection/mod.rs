@@ -16,6 +16,7 @@ pub(crate) mod rtt;
 mod scoreboard;
 mod send;
 mod stats;
+mod tail_loss_probe;
 mod timers;
 
 use crate::congestion::Congestion;
@@ -125,6 +126,15 @@ pub(crate) struct Undo {
     cwnd: u32,
     ssthresh: u32,
     retransmit_ts: u32,
+}
+
+/// What one loss recovery keeps beside the congestion controller.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recovery {
+    /// How to undo the reduction if it proves spurious (RFC 3522, 4015).
+    pub undo: Option<Undo>,
+    /// Proportional Rate Reduction of a SACK recovery (RFC 6937).
+    pub prr: Option<prr::Prr>,
 }
 
 /// Who a new connection is, and the options of the socket it belongs to.
@@ -313,10 +323,11 @@ pub struct Connection {
     rescue_rxt: SeqNum,
     /// What the peer SACKed above SND.UNA.
     scoreboard: scoreboard::Scoreboard,
-    /// How to undo the current recovery's reduction if it proves spurious.
-    undo: Option<Undo>,
-    /// Proportional Rate Reduction of the SACK recovery in progress (RFC 6937).
-    prr: Option<Box<prr::Prr>>,
+    /// The recovery in progress: its undo information and PRR (boxed: most
+    /// connections are not recovering).
+    recovery: Option<Box<Recovery>>,
+    /// Tail Loss Probe (RFC 8985 §7).
+    tlp: tail_loss_probe::Tlp,
     retransmit_head: bool,
     force_probe: bool,
     retries: u32,
@@ -415,8 +426,8 @@ impl Connection {
             high_rxt: iss,
             rescue_rxt: iss,
             scoreboard: scoreboard::Scoreboard::default(),
-            undo: None,
-            prr: None,
+            recovery: None,
+            tlp: tail_loss_probe::Tlp::default(),
             retransmit_head: false,
             force_probe: false,
             retries: 0,

@@ -4,7 +4,8 @@
 //! fast retransmit and NewReno recovery (RFC 5681 §3.2, RFC 6582), and
 //! building every outgoing segment.
 
-use super::{prr, Connection, Rst, Segment, State, TxLimits, Undo};
+use super::tail_loss_probe::Probe;
+use super::{prr, Connection, Recovery, Rst, Segment, State, TxLimits, Undo};
 use crate::congestion::CongestionController;
 use crate::error::Error;
 use crate::seq::SeqNum;
@@ -96,6 +97,7 @@ impl Connection {
             let una = if ack > self.snd_una { ack } else { self.snd_una };
             self.scoreboard.update(una, self.snd_max, seg.options.sack_blocks());
         }
+        self.on_ack_for_probe(seg, mss);
         if ack > self.snd_una {
             let acked = ack.since(self.snd_una);
             self.take_rtt_sample(now, cfg, seg);
@@ -153,6 +155,8 @@ impl Connection {
             // RFC 6298 §5.2, §5.3: stop or restart the timer.
             self.timers.rtx = (self.snd_max > self.snd_una).then(|| now + rto);
             self.unacked_since = (self.snd_max > self.snd_una).then_some(now);
+            // RFC 8985 §7.2: the probe timer, if it comes first.
+            self.schedule_probe(now, cfg);
         } else if ack == self.snd_una
             && seg.payload.is_empty()
             && !seg.flags.syn()
@@ -181,7 +185,7 @@ impl Connection {
             // The peer answers our zero-window probes: it is alive.
             self.retries = 0;
         }
-        if let (true, Some(prr)) = (self.sack_recovery, self.prr.as_mut()) {
+        if let (true, Some(prr)) = (self.sack_recovery, self.recovery.as_mut().and_then(|r| r.prr.as_mut())) {
             let advanced = self.snd_una.since(una_before);
             let delivered = (i64::from(advanced) + i64::from(self.scoreboard.sacked_bytes()) - i64::from(sacked_before))
                 .clamp(0, i64::from(u32::MAX)) as u32;
@@ -193,7 +197,7 @@ impl Connection {
     /// The congestion window sending goes by: PRR's during SACK recovery
     /// (RFC 6937), the controller's otherwise.
     pub(super) fn effective_cwnd(&self) -> u32 {
-        match (&self.prr, self.sack_recovery) {
+        match (self.recovery.as_ref().and_then(|r| r.prr.as_ref()), self.sack_recovery) {
             (Some(p), true) => p.cwnd(),
             _ => self.cc.cwnd(),
         }
@@ -205,7 +209,7 @@ impl Connection {
         let sack = self.sack_ok && !self.scoreboard.is_empty();
         // RFC 3522 §2: remember what the reduction undoes, and the TSval of
         // the retransmission (nothing sent before it carries one as high).
-        self.undo = (self.ts_ok && sack).then(|| Undo {
+        let undo = (self.ts_ok && sack).then(|| Undo {
             cwnd: self.cc.cwnd(),
             ssthresh: self.cc.ssthresh(),
             retransmit_ts: self.ts_now(now),
@@ -223,9 +227,12 @@ impl Connection {
             self.rescue_rxt = self.snd_una;
             let prior_cwnd = self.cc.cwnd();
             self.cc.on_sack_recovery(self.flight(), mss);
-            self.prr = Some(Box::new(prr::Prr::new(prior_cwnd, self.cc.cwnd())));
+            let prr = Some(prr::Prr::new(prior_cwnd, self.cc.cwnd()));
+            self.recovery = Some(Box::new(Recovery { undo, prr }));
         } else {
             self.cc.on_fast_retransmit(self.flight(), mss);
+            // Without SACK there is neither undo (it needs SACK) nor PRR.
+            self.recovery = undo.map(|u| Box::new(Recovery { undo: Some(u), prr: None }));
         }
     }
 
@@ -233,7 +240,7 @@ impl Connection {
     fn leave_recovery(&mut self) {
         self.in_recovery = false;
         self.sack_recovery = false;
-        self.prr = None;
+        self.recovery = None;
         self.dupacks = 0;
     }
 
@@ -242,7 +249,7 @@ impl Connection {
     /// the loss was not real (reordering). The response (RFC 4015) restores
     /// cwnd and ssthresh, DupThresh grows, and the recovery ends.
     fn retransmission_was_spurious(&mut self, seg: &Segment<'_>) -> bool {
-        let Some(undo) = self.undo.take() else { return false };
+        let Some(undo) = self.recovery.as_mut().and_then(|r| r.undo.take()) else { return false };
         let Some((_, ecr)) = seg.options.timestamps else { return false };
         if (ecr.wrapping_sub(undo.retransmit_ts) as i32) >= 0 {
             return false;
@@ -293,6 +300,10 @@ impl Connection {
     fn room_for_new_data(&self) -> u32 {
         let in_flight = self.snd_nxt.since(self.snd_una);
         let by_peer = self.snd_wnd.saturating_sub(in_flight);
+        if self.tlp.pending() == Some(Probe::NewData) {
+            // RFC 8985 §7.3: the probe is one segment, whatever cwnd says.
+            return by_peer.min(u32::from(self.snd_mss));
+        }
         if self.sack_recovery {
             let pipe = self.scoreboard.pipe(self.snd_max, self.high_rxt, u32::from(self.snd_mss));
             by_peer.min(self.effective_cwnd().saturating_sub(pipe))
@@ -337,8 +348,13 @@ impl Connection {
     ) -> Option<(usize, Option<u16>)> {
         self.tx = tx;
         self.tx_segment_size = None;
+        let max_before = self.snd_max;
         let n = self.next_segment(now, cfg, buf)?;
         self.rearm_timers(now, cfg);
+        if self.snd_max > max_before {
+            // New data went out: the probe counts from its transmission.
+            self.schedule_probe(now, cfg);
+        }
         Some((n, self.tx_segment_size.take()))
     }
 
@@ -367,7 +383,7 @@ impl Connection {
             _ => {
                 let sent_before = self.stats.bytes_sent;
                 let sent = self.send_data(now, cfg, buf);
-                if let (true, Some(prr)) = (self.sack_recovery, self.prr.as_mut()) {
+                if let (true, Some(prr)) = (self.sack_recovery, self.recovery.as_mut().and_then(|r| r.prr.as_mut())) {
                     prr.on_sent((self.stats.bytes_sent - sent_before).min(u64::from(u32::MAX)) as u32);
                 }
                 if sent.is_some() {
@@ -381,6 +397,24 @@ impl Connection {
     /// Data to send in a synchronized state: the head retransmission a
     /// recovery or timeout asked for, what SACK recovery picks, or new data.
     fn send_data(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+        if let Some(probe) = self.tlp.pending() {
+            let sent = match probe {
+                Probe::NewData => self.send_new_data(now, cfg, buf),
+                Probe::Tail => {
+                    // The last segment sent (and the FIN, if it went) that
+                    // the peer has not SACKed.
+                    let unsacked = self.scoreboard.unsacked_end(self.snd_max);
+                    let data_end = (self.snd_buf_seq + self.send_buf.len() as u32).min(unsacked);
+                    let seq = (data_end - u32::from(self.snd_mss)).max(self.snd_una);
+                    self.send_range(now, cfg, buf, seq, usize::from(self.snd_mss)).map(|(n, _)| n)
+                }
+            };
+            self.probe_done();
+            if sent.is_some() {
+                self.probe_sent();
+                return sent;
+            }
+        }
         if self.retransmit_head {
             self.retransmit_head = false;
             let seq = self.snd_una;

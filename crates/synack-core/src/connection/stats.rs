@@ -26,6 +26,7 @@ pub(super) struct Stats {
     pub paws_drops: u32,
     pub zero_window_drops: u32,
     pub dsacks_out: u32,
+    pub tail_loss_probes: u32,
 }
 
 /// A snapshot of a connection's state and counters.

@@ -73,7 +73,10 @@ impl Connection {
                 return;
             }
         }
-        if self.timers.rtx.is_some_and(|t| t <= now) {
+        if self.timers.rtx.is_some_and(|t| t <= now) && self.tlp.armed() {
+            self.timers.rtx = None;
+            self.on_probe_timeout(now, cfg);
+        } else if self.timers.rtx.is_some_and(|t| t <= now) {
             self.timers.rtx = None;
             self.on_rto(now, cfg);
             if self.state == State::Closed {
@@ -133,7 +136,7 @@ impl Connection {
                     self.sack_recovery = false;
                     // RFC 2018 §8: after a timeout, SACK information is not relied on.
                     self.scoreboard.on_timeout(mss);
-                    self.undo = None;
+                    self.recovery = None;
                     self.dupacks = 0;
                     self.force_probe = self.snd_wnd == 0;
                 }

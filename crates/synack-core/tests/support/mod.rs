@@ -347,6 +347,25 @@ impl Raw {
         r
     }
 
+    /// As [`Raw::passive_with`], with a peer that offered SACK and window
+    /// scaling, and that answers the SYN-ACK 50 ms later (the first RTT sample).
+    pub fn passive_sack(cfg: Config) -> Raw {
+        let mut p = Pair::with_configs(Config::default(), cfg);
+        p.hold_b = true;
+        p.listen();
+        let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
+        let mut o = TcpOptions::default();
+        o.mss = Some(1460);
+        o.sack_permitted = true;
+        o.window_scale = Some(7);
+        r.p.deliver(Side::B, &craft_with(Side::A, PEER_ISN, 0, TcpFlags::SYN, 65535, o, &[]));
+        r.iss = r.take().remove(0).seq;
+        r.run_for(Duration::from_millis(50));
+        r.inject(PEER_ISN + 1, r.iss.wrapping_add(1), TcpFlags::ACK, &[]);
+        r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
+        r
+    }
+
     /// As [`Raw::passive`], after a one-byte request and a one-byte reply:
     /// the connection is interactive, out of the quick-ACK mode a
     /// connection starts in (as Linux), so received data waits for the
