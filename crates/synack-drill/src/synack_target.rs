@@ -251,7 +251,8 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
     }
     m.insert("snd_ssthresh", if i.ssthresh >= 0x7fff_ffff { 0x7fff_ffff } else { i64::from(i.ssthresh) / mss });
     m.insert("snd_cwnd", i64::from(i.cwnd) / mss);
-    m.insert("reordering", 3);
+    m.insert("reordering", i64::from(i.reordering));
+    m.insert("sacked", (i64::from(i.sacked) + mss - 1) / mss);
     m.insert("total_retrans", i.total_retrans as i64);
     m.insert("bytes_acked", i.bytes_acked as i64);
     m.insert("bytes_received", i.bytes_received as i64);

@@ -117,6 +117,12 @@ pub struct ConnectionInfo {
     pub zero_window_drops: u64,
     /// Duplicates reported to the peer in D-SACK blocks (RFC 2883).
     pub dsacks_out: u64,
+    /// Bytes above SND.UNA the peer has SACKed (Linux's sacked_out, in bytes).
+    pub sacked: u32,
+    /// DupThresh now: 3, raised after spurious recoveries (Linux's tcpi_reordering).
+    pub reordering: u32,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tail_loss_probes: u64,
 }
 
 impl Connection {
@@ -135,6 +141,9 @@ impl Connection {
             timestamps: self.ts_ok,
             sack: self.sack_ok,
             cwnd: self.effective_cwnd(),
+            sacked: self.scoreboard.sacked_bytes(),
+            reordering: self.scoreboard.dup_thresh(),
+            tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),
