@@ -45,10 +45,10 @@ fn parse(ip: &[u8]) -> Option<Seen> {
 }
 
 /// The TCP conversations of a capture, in order of first appearance.
-pub fn conversations(cap: &Capture) -> Vec<Conversation> {
+pub fn conversations(cap: Capture) -> Vec<Conversation> {
     let mut index: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
     let mut out: Vec<Conversation> = Vec::new();
-    for pkt in &cap.packets {
+    for pkt in cap.packets {
         let Some(s) = parse(&pkt.ip) else { continue };
         let key = if s.src <= s.dst { (s.src, s.dst) } else { (s.dst, s.src) };
         let i = *index.entry(key).or_insert_with(|| {
@@ -59,7 +59,7 @@ pub fn conversations(cap: &Capture) -> Vec<Conversation> {
             out.len() - 1
         });
         let c = &mut out[i];
-        c.segments.push((pkt.at, pkt.ip.clone(), s.src == c.client));
+        c.segments.push((pkt.at, pkt.ip, s.src == c.client));
     }
     out
 }

@@ -36,9 +36,11 @@ pub fn run(args: &LadderArgs) -> Result<(), String> {
 
 fn draw(args: &LadderArgs) -> Result<(), Box<dyn std::error::Error>> {
     let cap = Capture::open(&args.file)?;
-    let convs = conversations(&cap);
+    let (packets, skipped) = (cap.packets.len(), cap.skipped);
+    let start = cap.packets.first().map_or(std::time::Duration::ZERO, |p| p.at);
+    let convs = conversations(cap);
     if convs.is_empty() {
-        return Err(format!("{}: no TCP segments in {} packets", args.file.display(), cap.packets.len()).into());
+        return Err(format!("{}: no TCP segments in {packets} packets", args.file.display()).into());
     }
     let picked: Vec<usize> = match args.conn {
         Some(n) if n == 0 || n > convs.len() => {
@@ -49,7 +51,6 @@ fn draw(args: &LadderArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let color = !args.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let style = Style { color, absolute: args.absolute };
-    let start = cap.packets.first().map_or(std::time::Duration::ZERO, |p| p.at);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (k, &i) in picked.iter().enumerate() {
         let c = &convs[i];
@@ -79,8 +80,8 @@ fn draw(args: &LadderArgs) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    if cap.skipped > 0 {
-        writeln!(out, "\n({} frames without IP skipped)", cap.skipped)?;
+    if skipped > 0 {
+        writeln!(out, "\n({skipped} frames without IP skipped)")?;
     }
     out.flush()?;
     Ok(())

@@ -3,9 +3,8 @@
 //! `try_read*` / `writable`, `try_write*`), both have the addresses and
 //! `ready`, and [`OwnedReadHalf::reunite`] makes the stream again.
 
-use crate::stream::{queued_writes, ready_or_would_block, try_read_buf, Conn, TcpStream, Timeouts};
+use crate::stream::{queued_writes, Conn, TcpStream, Timeouts};
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -87,7 +86,7 @@ impl OwnedReadHalf {
 
     /// Reads without removing the bytes (MSG_PEEK). Cancel safe.
     pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.conn.sock.poll_read(Some(cx), buf, true).0).await
+        self.conn.peek(buf).await
     }
 
     /// Polls a peek into `buf`.
@@ -107,19 +106,17 @@ impl OwnedReadHalf {
 
     /// Reads what is there without waiting: `WouldBlock` when nothing is.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut rb = ReadBuf::new(buf);
-        ready_or_would_block(self.conn.poll_read(None, &mut rb))?;
-        Ok(rb.filled().len())
+        self.conn.try_read(buf)
     }
 
     /// [`OwnedReadHalf::try_read`] into several buffers.
     pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        ready_or_would_block(self.conn.poll_read_vectored(None, bufs))
+        self.conn.try_read_vectored(bufs)
     }
 
     /// [`OwnedReadHalf::try_read`] into a `BufMut`.
     pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
-        try_read_buf(&self.conn, buf)
+        self.conn.try_read_buf(buf)
     }
 }
 
@@ -151,12 +148,12 @@ impl OwnedWriteHalf {
 
     /// Writes what fits without waiting: `WouldBlock` when nothing does.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        ready_or_would_block(self.conn.poll_write(None, &[io::IoSlice::new(buf)]))
+        self.conn.try_write(&[io::IoSlice::new(buf)])
     }
 
     /// [`OwnedWriteHalf::try_write`] from several buffers.
     pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        ready_or_would_block(self.conn.poll_write(None, bufs))
+        self.conn.try_write(bufs)
     }
 }
 

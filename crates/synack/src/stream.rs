@@ -77,6 +77,42 @@ impl Conn {
         r
     }
 
+    /// A read of what is there: `WouldBlock` when nothing is.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut rb = ReadBuf::new(buf);
+        ready_or_would_block(self.poll_read(None, &mut rb))?;
+        Ok(rb.filled().len())
+    }
+
+    /// [`Conn::try_read`] into several buffers, in order.
+    pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        ready_or_would_block(self.poll_read_vectored(None, bufs))
+    }
+
+    /// [`Conn::try_read`] into a `BufMut`'s spare capacity.
+    pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        let spare = buf.chunk_mut();
+        // SAFETY: `UninitSlice` is a `[MaybeUninit<u8>]` of this length; ReadBuf
+        // only writes initialized bytes into it and reports how many.
+        let dst = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast(), spare.len()) };
+        let mut rb = ReadBuf::uninit(dst);
+        ready_or_would_block(self.poll_read(None, &mut rb))?;
+        let n = rb.filled().len();
+        // SAFETY: the first `n` bytes of the spare capacity were written above.
+        unsafe { buf.advance_mut(n) };
+        Ok(n)
+    }
+
+    /// A write of what fits from `bufs`, in order: `WouldBlock` when nothing does.
+    pub fn try_write(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        ready_or_would_block(self.poll_write(None, bufs))
+    }
+
+    /// A peek that waits for data (MSG_PEEK).
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.sock.poll_read(Some(cx), buf, true).0).await
+    }
+
     /// Waits until ready for something `interest` names.
     pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
         Ok(poll_fn(|cx| self.sock.poll_ready(cx, interest)).await)
@@ -153,24 +189,28 @@ impl Timeouts {
 
     /// A read that returned `r`: a pending one fails once the read timeout passes.
     pub fn read<T>(&mut self, r: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
-        match r {
-            Poll::Ready(r) => {
-                self.read_sleep = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => poll_deadline(self.read, &mut self.read_sleep, cx).map(Err),
-        }
+        timed(r, self.read, &mut self.read_sleep, cx)
     }
 
     /// A write that returned `r`: a pending one fails once the write timeout passes.
     pub fn write<T>(&mut self, r: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
-        match r {
-            Poll::Ready(r) => {
-                self.write_sleep = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => poll_deadline(self.write, &mut self.write_sleep, cx).map(Err),
+        timed(r, self.write, &mut self.write_sleep, cx)
+    }
+}
+
+/// `r`, or `TimedOut` once a pending call has waited `limit`; a finished call clears the wait.
+fn timed<T>(
+    r: Poll<io::Result<T>>,
+    limit: Option<Duration>,
+    sleep: &mut Option<Pin<Box<Sleep>>>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<T>> {
+    match r {
+        Poll::Ready(r) => {
+            *sleep = None;
+            Poll::Ready(r)
         }
+        Poll::Pending => poll_deadline(limit, sleep, cx).map(Err),
     }
 }
 
@@ -374,7 +414,7 @@ impl TcpStream {
 
     /// Reads without removing the bytes from the stream (MSG_PEEK). Cancel safe.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.conn.sock.poll_read(Some(cx), buf, true).0).await
+        self.conn.peek(buf).await
     }
 
     /// Polls a peek into `buf`; returns how many bytes it holds.
@@ -384,29 +424,27 @@ impl TcpStream {
 
     /// Reads what is there without waiting: `WouldBlock` when nothing is.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut rb = ReadBuf::new(buf);
-        ready_or_would_block(self.conn.poll_read(None, &mut rb))?;
-        Ok(rb.filled().len())
+        self.conn.try_read(buf)
     }
 
     /// [`TcpStream::try_read`] into several buffers, in order.
     pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        ready_or_would_block(self.conn.poll_read_vectored(None, bufs))
+        self.conn.try_read_vectored(bufs)
     }
 
     /// [`TcpStream::try_read`] into a `BufMut`'s spare capacity.
     pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
-        try_read_buf(&self.conn, buf)
+        self.conn.try_read_buf(buf)
     }
 
     /// Writes what fits without waiting: `WouldBlock` when nothing does.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        ready_or_would_block(self.conn.poll_write(None, &[io::IoSlice::new(buf)]))
+        self.conn.try_write(&[io::IoSlice::new(buf)])
     }
 
     /// [`TcpStream::try_write`] from several buffers, in order.
     pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        ready_or_would_block(self.conn.poll_write(None, bufs))
+        self.conn.try_write(bufs)
     }
 
     /// tokio's `try_io`: runs `f` if the stream is ready for `interest`,
@@ -436,25 +474,11 @@ impl TcpStream {
 }
 
 /// A `try_` call's result: a pending poll cannot happen without a context.
-pub(crate) fn ready_or_would_block<T>(p: Poll<io::Result<T>>) -> io::Result<T> {
+fn ready_or_would_block<T>(p: Poll<io::Result<T>>) -> io::Result<T> {
     match p {
         Poll::Ready(r) => r,
         Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
     }
-}
-
-/// A `try_read` into a `BufMut`'s spare capacity.
-pub(crate) fn try_read_buf<B: bytes::BufMut>(conn: &Conn, buf: &mut B) -> io::Result<usize> {
-    let spare = buf.chunk_mut();
-    // SAFETY: `UninitSlice` is a `[MaybeUninit<u8>]` of this length; ReadBuf
-    // only writes initialized bytes into it and reports how many.
-    let dst = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast(), spare.len()) };
-    let mut rb = ReadBuf::uninit(dst);
-    ready_or_would_block(conn.poll_read(None, &mut rb))?;
-    let n = rb.filled().len();
-    // SAFETY: the first `n` bytes of the spare capacity were written above.
-    unsafe { buf.advance_mut(n) };
-    Ok(n)
 }
 
 impl AsyncRead for TcpStream {

@@ -34,6 +34,14 @@ fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg.to_owned())
 }
 
+/// A buffer size as SO_SNDBUF/SO_RCVBUF take it: at least one byte.
+fn buffer_size(size: u32) -> io::Result<usize> {
+    if size == 0 {
+        return Err(invalid("a buffer holds at least one byte"));
+    }
+    Ok(size as usize)
+}
+
 impl TcpSocket {
     /// An IPv4 socket on `stack`.
     pub fn new_v4(stack: &Stack) -> io::Result<TcpSocket> {
@@ -154,10 +162,7 @@ impl TcpSocket {
     /// SO_SNDBUF: bytes of data the send buffer holds (not doubled as
     /// Linux reports it). 0 is `InvalidInput`.
     pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
-        if size == 0 {
-            return Err(invalid("a buffer holds at least one byte"));
-        }
-        self.lock().opts.send_buffer = size as usize;
+        self.lock().opts.send_buffer = buffer_size(size)?;
         Ok(())
     }
 
@@ -169,10 +174,7 @@ impl TcpSocket {
     /// SO_RCVBUF: bytes the receive buffer holds; set before `connect` or
     /// `listen`, it also sizes the window scale offered (RFC 7323 §2.2).
     pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
-        if size == 0 {
-            return Err(invalid("a buffer holds at least one byte"));
-        }
-        self.lock().opts.recv_buffer = size as usize;
+        self.lock().opts.recv_buffer = buffer_size(size)?;
         Ok(())
     }
 
