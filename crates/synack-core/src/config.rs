@@ -97,6 +97,10 @@ pub struct Config {
     /// Tail Loss Probe (RFC 8985 §7) with SACK: probe a lost tail after two
     /// RTTs instead of waiting for the RTO (Linux's tcp_early_retrans 3, on).
     pub tail_loss_probe: bool,
+    /// RACK (RFC 8985 §6) with SACK: time-based loss detection, lost
+    /// retransmissions found too (Linux's tcp_recovery bit 0, on). Off, the
+    /// RFC 6675 DupThresh rules decide.
+    pub rack: bool,
     /// Restart from the initial window after an idle period longer than the
     /// RTO (RFC 5681 §4.1; Linux's tcp_slow_start_after_idle, on by default).
     pub slow_start_after_idle: bool,
@@ -168,6 +172,7 @@ impl Default for Config {
             delayed_ack: Duration::from_millis(40),
             slow_start_after_idle: true,
             tail_loss_probe: true,
+            rack: true,
             nodelay: false,
             syn_retries: 5,
             synack_retries: 5,

@@ -3,7 +3,7 @@
 //! their corpora under `cargo test`). Each takes arbitrary bytes, reads them
 //! as a sequence of operations, and panics when an invariant breaks.
 
-use crate::connection::{fuzz_reassembly_ops, fuzz_scoreboard_ops};
+use crate::connection::{fuzz_reassembly_ops, fuzz_scoreboard_ops, fuzz_sent_log_ops};
 
 /// The SACK scoreboard (RFC 6675) against a model of what was SACKed: its
 /// ranges stay sorted, disjoint and inside the flight, never claim a byte
@@ -19,4 +19,12 @@ pub fn scoreboard(data: &[u8]) {
 /// within the buffer and the range cap.
 pub fn reassembly(data: &[u8]) {
     fuzz_reassembly_ops(data);
+}
+
+/// RACK's log of transmissions (RFC 8985 §5.2) under arbitrary sends,
+/// retransmissions, SACKs, ACKs, loss marks and timeouts: entries stay
+/// sorted, disjoint and inside the flight, the running SACKed and lost
+/// totals match the entries, and the log stays within its cap.
+pub fn sent_log(data: &[u8]) {
+    fuzz_sent_log_ops(data);
 }

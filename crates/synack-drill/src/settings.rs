@@ -269,7 +269,9 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
             }
             // Linux: 3 and 4 turn tail loss probes (RFC 8985 §7) on, 0-2 off.
             "tcp_early_retrans" => c.tail_loss_probe = matches!(num::<u32>(key, v)?, 3 | 4),
-            "tcp_recovery" | "tcp_min_rtt_wlen" | "tcp_abort_on_overflow" => {
+            // Linux's bit 0 (TCP_RACK_LOSS_DETECTION) turns RACK on.
+            "tcp_recovery" => c.rack = num::<u32>(key, v)? & 1 != 0,
+            "tcp_min_rtt_wlen" | "tcp_abort_on_overflow" => {
                 return Err(Applied::Warn(format!("{key} has no effect on synack")))
             }
             other => return Err(Applied::Warn(format!("sysctl {other} ignored"))),
@@ -353,6 +355,10 @@ mod tests {
         assert!(!c.tail_loss_probe);
         assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_early_retrans", "3"), Applied::Ok);
         assert!(c.tail_loss_probe);
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_recovery", "0"), Applied::Ok);
+        assert!(!c.rack);
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_recovery", "1"), Applied::Ok);
+        assert!(c.rack);
         let pairs = sysctls_in("sysctl -q net.ipv4.a=1 'net.ipv4.b=2 3' net.ipv4.c=\"4 5 6\"");
         assert_eq!(pairs.len(), 3);
         assert_eq!(pairs[1], ("net.ipv4.b".to_string(), "2 3".to_string()));

@@ -253,6 +253,10 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
     m.insert("snd_cwnd", i64::from(i.cwnd) / mss);
     m.insert("reordering", i64::from(i.reordering));
     m.insert("sacked", (i64::from(i.sacked) + mss - 1) / mss);
+    m.insert("lost", (i64::from(i.lost) + mss - 1) / mss);
+    m.insert("retrans", (i64::from(i.retrans) + mss - 1) / mss);
+    m.insert("reord_seen", i64::from(i.reord_seen));
+    m.insert("dsack_dups", i64::from(i.dsack_dups));
     m.insert("total_retrans", i.total_retrans as i64);
     m.insert("bytes_acked", i.bytes_acked as i64);
     m.insert("bytes_received", i.bytes_received as i64);

@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("endpoint", endpoint),
     ("scoreboard", synack_core::fuzzing::scoreboard),
     ("reassembly", synack_core::fuzzing::reassembly),
+    ("sent_log", synack_core::fuzzing::sent_log),
 ];
 
 /// IPv4 and IPv6 (extension headers walked), then TCP or ICMP inside: every

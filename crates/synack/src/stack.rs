@@ -223,12 +223,14 @@ impl std::fmt::Debug for Stack {
 }
 
 /// Draws the endpoint secret from the operating system's CSPRNG.
-fn os_secret() -> u128 {
+///
+/// Fails only without any OS randomness source; then the stack cannot keep
+/// its ISNs and cookies secret, and refuses to start rather than pretend.
+fn os_secret() -> io::Result<u128> {
     let mut b = [0u8; 16];
-    // getrandom fails only without any OS randomness source; then the
-    // stack cannot be secure, and must not pretend to be.
-    getrandom::fill(&mut b).expect("the operating system's random number generator is unavailable");
-    u128::from_ne_bytes(b)
+    getrandom::fill(&mut b)
+        .map_err(|e| io::Error::other(format!("the operating system's random number generator is unavailable: {e}")))?;
+    Ok(u128::from_ne_bytes(b))
 }
 
 impl Stack {
@@ -243,7 +245,10 @@ impl Stack {
         if cfg.addresses.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a stack needs at least one address"));
         }
-        let secret = cfg.secret.unwrap_or_else(os_secret);
+        let secret = match cfg.secret {
+            Some(s) => s,
+            None => os_secret()?,
+        };
         let mut tcp = cfg.tcp;
         tcp.mtu = tcp.mtu.min(u16::try_from(device.mtu()).unwrap_or(u16::MAX));
         tcp.offload = if cfg.offload { device.offload() } else { Default::default() };

@@ -5,16 +5,19 @@
 mod ack_policy;
 mod blind_attacks;
 mod close;
+mod dsack_undo;
 mod handshake;
 mod icmp;
 mod options;
 mod pacing;
 mod prr;
+mod rack;
 mod reassembly;
 mod recv;
 pub(crate) mod rtt;
 mod scoreboard;
 mod send;
+mod sent_log;
 mod stats;
 mod tail_loss_probe;
 mod timers;
@@ -26,7 +29,6 @@ use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::{Config, FourTuple, SocketOptions};
 use core::fmt;
-use core::time::Duration;
 use rtt::RttEstimator;
 use synack_wire::{TcpFlags, TcpOptions};
 
@@ -36,6 +38,8 @@ pub(crate) use reassembly::fuzz_ops as fuzz_reassembly_ops;
 use reassembly::Reassembly;
 #[cfg(feature = "fuzzing")]
 pub(crate) use scoreboard::fuzz_ops as fuzz_scoreboard_ops;
+#[cfg(feature = "fuzzing")]
+pub(crate) use sent_log::fuzz_ops as fuzz_sent_log_ops;
 pub use stats::ConnectionInfo;
 use timers::Timers;
 
@@ -312,7 +316,7 @@ pub struct Connection {
     /// Our TSval at the last retransmission timeout: older echoes give no RTT sample.
     rto_ts: Option<u32>,
     cc: Congestion,
-    dupacks: u32,
+    dupacks: u16,
     in_recovery: bool,
     /// The recovery in progress is SACK-based (RFC 6675), not NewReno.
     sack_recovery: bool,
@@ -328,6 +332,8 @@ pub struct Connection {
     recovery: Option<Box<Recovery>>,
     /// Tail Loss Probe (RFC 8985 §7).
     tlp: tail_loss_probe::Tlp,
+    /// RACK loss detection (RFC 8985 §6), with SACK.
+    rack: Option<Box<rack::Rack>>,
     retransmit_head: bool,
     force_probe: bool,
     retries: u32,
@@ -353,7 +359,8 @@ pub struct Connection {
     last_send: Instant,
     keepalive: bool,
     keepalive_probes: u32,
-    user_timeout: Option<Duration>,
+    /// TCP_USER_TIMEOUT in milliseconds, as Linux keeps it (packed: see the size test).
+    user_timeout_ms: Option<core::num::NonZeroU32>,
     /// IP TTL / hop limit of this connection's datagrams.
     hop_limit: u8,
 
@@ -428,6 +435,7 @@ impl Connection {
             scoreboard: scoreboard::Scoreboard::default(),
             recovery: None,
             tlp: tail_loss_probe::Tlp::default(),
+            rack: None,
             retransmit_head: false,
             force_probe: false,
             retries: 0,
@@ -446,7 +454,7 @@ impl Connection {
             last_send: now,
             keepalive: opts.keepalive,
             keepalive_probes: 0,
-            user_timeout: opts.user_timeout,
+            user_timeout_ms: timers::user_timeout_ms(opts.user_timeout),
             hop_limit: opts.hop_limit.max(1),
             close_reason: None,
             pending: Pending::default(),

@@ -29,7 +29,7 @@ impl Connection {
         if self.keepalive != opts.keepalive {
             self.set_keepalive(now, cfg, opts.keepalive);
         }
-        if self.user_timeout != opts.user_timeout {
+        if self.user_timeout_ms != super::timers::user_timeout_ms(opts.user_timeout) {
             self.set_user_timeout(now, cfg, opts.user_timeout);
         }
         // Last: uncorking (or a larger buffer) may let data go now.

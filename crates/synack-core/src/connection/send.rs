@@ -92,11 +92,13 @@ impl Connection {
         }
         let mss = u32::from(self.snd_mss);
         // RFC 6937: DeliveredData = change in SND.UNA + change in SACKed bytes.
-        let (una_before, sacked_before) = (self.snd_una, self.scoreboard.sacked_bytes());
+        let (una_before, sacked_before) = (self.snd_una, self.sacked_bytes());
         if self.sack_ok {
             let una = if ack > self.snd_una { ack } else { self.snd_una };
             self.scoreboard.update(una, self.snd_max, seg.options.sack_blocks());
         }
+        // RFC 8985 §6.2: what the ACK delivered, and what it shows lost.
+        let rack_lost = ack <= self.snd_max && self.rack_on_ack(now, cfg, seg, una_before);
         self.on_ack_for_probe(seg, mss);
         if ack > self.snd_una {
             let acked = ack.since(self.snd_una);
@@ -121,10 +123,7 @@ impl Connection {
             let spurious = self.in_recovery && self.retransmission_was_spurious(seg);
             if self.in_recovery {
                 if spurious {
-                    // RFC 4015: resume with new data. Holes that are really
-                    // lost start a new recovery (with the raised DupThresh).
-                    self.leave_recovery();
-                    self.recover = self.snd_una;
+                    self.end_spurious_recovery();
                 } else if ack >= self.recover {
                     // RFC 6582 §3.2 step 6, RFC 6675 §5: full acknowledgment ends recovery.
                     self.leave_recovery();
@@ -143,11 +142,7 @@ impl Connection {
                 self.dupacks = 0;
                 self.cc.on_ack(acked, mss, now, self.rtt.srtt());
                 // RFC 6675 §5 (2): SACKs above the new SND.UNA may show it lost.
-                if self.sack_ok
-                    && ack > self.recover
-                    && self.snd_max > self.snd_una
-                    && self.scoreboard.is_lost(self.snd_una, mss)
-                {
+                if self.sack_ok && ack > self.recover && self.snd_max > self.snd_una && self.loss_detected(rack_lost) {
                     self.enter_recovery(now, mss);
                 }
             }
@@ -167,15 +162,15 @@ impl Connection {
         {
             // A duplicate ACK (RFC 5681 §2); answers to zero-window probes
             // are not (the data is not lost, the window is closed).
-            self.dupacks += 1;
+            self.dupacks = self.dupacks.saturating_add(1);
             self.stats.dup_acks_in += 1;
             if self.in_recovery {
                 if !self.sack_recovery {
                     self.cc.on_dup_ack_in_recovery(mss);
                 }
             } else if ack > self.recover
-                && (self.dupacks == self.scoreboard.dup_thresh()
-                    || (self.sack_ok && self.scoreboard.is_lost(self.snd_una, mss)))
+                && ((!self.rack_on() && u32::from(self.dupacks) == self.scoreboard.dup_thresh())
+                    || (self.sack_ok && self.loss_detected(rack_lost)))
             {
                 // RFC 6582 §3.2 step 2, RFC 6675 §5 (1), (2): fast retransmit, enter recovery.
                 self.enter_recovery(now, mss);
@@ -185,13 +180,17 @@ impl Connection {
             // The peer answers our zero-window probes: it is alive.
             self.retries = 0;
         }
-        if let (true, Some(prr)) = (self.sack_recovery, self.recovery.as_mut().and_then(|r| r.prr.as_mut())) {
+        if self.sack_recovery {
             let advanced = self.snd_una.since(una_before);
-            let delivered = (i64::from(advanced) + i64::from(self.scoreboard.sacked_bytes()) - i64::from(sacked_before))
+            let delivered = (i64::from(advanced) + i64::from(self.sacked_bytes()) - i64::from(sacked_before))
                 .clamp(0, i64::from(u32::MAX)) as u32;
-            let pipe = self.scoreboard.pipe(self.snd_max, self.high_rxt, mss);
-            prr.on_ack(delivered, advanced > 0, pipe, self.cc.ssthresh(), mss);
+            let pipe = self.pipe();
+            if let Some(prr) = self.recovery.as_mut().and_then(|r| r.prr.as_mut()) {
+                prr.on_ack(delivered, advanced > 0, pipe, self.cc.ssthresh(), mss);
+            }
         }
+        // RFC 2883 §5: D-SACKs may show the last recovery needless.
+        self.dsack_undo_on_ack(seg);
     }
 
     /// The congestion window sending goes by: PRR's during SACK recovery
@@ -203,9 +202,36 @@ impl Connection {
         }
     }
 
+    /// RFC 6675 §4 SetPipe, or with RACK as Linux's tcp_packets_in_flight:
+    /// what was sent and is neither SACKed nor deemed lost (a lost segment
+    /// sent again counts again).
+    pub(super) fn pipe(&self) -> u32 {
+        match self.rack.as_ref() {
+            Some(r) => self.flight().saturating_sub(r.log.sacked_bytes() + r.log.lost_bytes()),
+            None => self.scoreboard.pipe(self.snd_max, self.high_rxt, u32::from(self.snd_mss)),
+        }
+    }
+
+    /// Bytes above SND.UNA the peer has SACKed.
+    pub(super) fn sacked_bytes(&self) -> u32 {
+        match self.rack.as_ref() {
+            Some(r) => r.log.sacked_bytes(),
+            None => self.scoreboard.sacked_bytes(),
+        }
+    }
+
+    /// Whether loss is known: RACK marked a segment lost (RFC 8985 §6.2),
+    /// or without RACK, RFC 6675's IsLost(SND.UNA).
+    fn loss_detected(&self, rack_marked: bool) -> bool {
+        match self.rack.as_ref() {
+            Some(r) => rack_marked || r.log.lost_bytes() > 0,
+            None => self.scoreboard.is_lost(self.snd_una, u32::from(self.snd_mss)),
+        }
+    }
+
     /// Fast retransmit and loss recovery: SACK-based (RFC 6675 §5 (4)) when
     /// the peer has SACKed something, NewReno (RFC 6582 §3.2 step 2) otherwise.
-    fn enter_recovery(&mut self, now: Instant, mss: u32) {
+    pub(super) fn enter_recovery(&mut self, now: Instant, mss: u32) {
         let sack = self.sack_ok && !self.scoreboard.is_empty();
         // RFC 3522 §2: remember what the reduction undoes, and the TSval of
         // the retransmission (nothing sent before it carries one as high).
@@ -226,6 +252,7 @@ impl Connection {
             self.high_rxt = self.snd_una;
             self.rescue_rxt = self.snd_una;
             let prior_cwnd = self.cc.cwnd();
+            self.dsack_undo_begin(prior_cwnd, self.cc.ssthresh());
             self.cc.on_sack_recovery(self.flight(), mss);
             let prr = Some(prr::Prr::new(prior_cwnd, self.cc.cwnd()));
             self.recovery = Some(Box::new(Recovery { undo, prr }));
@@ -238,6 +265,9 @@ impl Connection {
 
     /// Recovery is over (or undone): back to the open state.
     fn leave_recovery(&mut self) {
+        if let Some(r) = self.rack.as_mut() {
+            r.on_recovery_end();
+        }
         self.in_recovery = false;
         self.sack_recovery = false;
         self.recovery = None;
@@ -255,9 +285,26 @@ impl Connection {
             return false;
         }
         self.cc.on_spurious_recovery(undo.cwnd, undo.ssthresh);
-        self.scoreboard.raise_dup_thresh();
-        self.stats.spurious_recoveries = self.stats.spurious_recoveries.saturating_add(1);
+        self.dsack_undo_forget();
+        self.note_spurious_recovery();
         true
+    }
+
+    /// RFC 4015: a spurious recovery ends, and sending resumes with new
+    /// data. Holes that are really lost start a new recovery.
+    pub(super) fn end_spurious_recovery(&mut self) {
+        self.leave_recovery();
+        self.recover = self.snd_una;
+    }
+
+    /// A recovery was spurious: the path reorders (DupThresh doubles, RACK
+    /// widens its window), and the count shows it.
+    pub(super) fn note_spurious_recovery(&mut self) {
+        self.scoreboard.raise_dup_thresh();
+        if let Some(r) = self.rack.as_mut() {
+            r.on_spurious_recovery();
+        }
+        self.stats.spurious_recoveries = self.stats.spurious_recoveries.saturating_add(1);
     }
 
     /// RFC 6675 §5 (C) and §4 NextSeg, in SACK recovery, while cwnd leaves
@@ -267,9 +314,18 @@ impl Connection {
     /// outstanding segment (a rescue that spares a tail loss its timeout).
     fn send_next_seg(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
         let mss = u32::from(self.snd_mss);
-        if self.effective_cwnd() < self.scoreboard.pipe(self.snd_max, self.high_rxt, mss) + mss {
+        if self.effective_cwnd() < self.pipe() + mss {
             // No room: only what new data may send regardless (a FIN, a probe).
             return self.send_new_data(now, cfg, buf);
+        }
+        if let Some(r) = self.rack.as_ref() {
+            // RFC 8985 §6: what RACK marked lost goes first, then new data
+            // (as Linux's tcp_xmit_retransmit_queue; a lost tail is the
+            // probe's, RFC 6675's rules 3 and 4 are not needed).
+            return match r.log.first_lost(self.snd_una, mss) {
+                Some((seq, len)) => self.send_range(now, cfg, buf, seq, len as usize).map(|(n, _)| n),
+                None => self.send_new_data(now, cfg, buf),
+            };
         }
         let from = self.high_rxt.max(self.snd_una);
         let hole = match self.scoreboard.next_hole(from, mss, true) {
@@ -305,8 +361,7 @@ impl Connection {
             return by_peer.min(u32::from(self.snd_mss));
         }
         if self.sack_recovery {
-            let pipe = self.scoreboard.pipe(self.snd_max, self.high_rxt, u32::from(self.snd_mss));
-            by_peer.min(self.effective_cwnd().saturating_sub(pipe))
+            by_peer.min(self.effective_cwnd().saturating_sub(self.pipe()))
         } else {
             by_peer.min(self.cc.cwnd().saturating_sub(in_flight))
         }
@@ -417,7 +472,9 @@ impl Connection {
         }
         if self.retransmit_head {
             self.retransmit_head = false;
-            let seq = self.snd_una;
+            // With RACK, the first segment it marked lost.
+            let first_lost = self.rack.as_ref().and_then(|r| r.log.first_lost(self.snd_una, 1));
+            let seq = first_lost.map_or(self.snd_una, |(seq, _)| seq);
             if let Some((n, end)) = self.send_range(now, cfg, buf, seq, usize::from(self.snd_mss)) {
                 if self.sack_recovery && end > self.high_rxt {
                     // RFC 6675 §5 (4.3): HighRxt and RescueRxt cover the first retransmission.
@@ -580,11 +637,13 @@ impl Connection {
             self.stats.segs_out += (len.div_ceil(piece) - 1) as u64;
         }
         let end = seq + len as u32 + u32::from(fin);
+        self.rack_on_sent(cfg, seq, end, now);
         if len % usize::from(self.snd_mss).max(1) != 0 {
             self.snd_sml = seq + len as u32;
         }
         if seq < self.snd_max {
             self.stats.retransmits += 1;
+            self.dsack_undo_on_retransmit(seq, end.since(seq));
             if self.rtt_probe.is_some_and(|(s, _)| s >= seq) {
                 self.rtt_probe = None;
             }

@@ -123,6 +123,14 @@ pub struct ConnectionInfo {
     pub reordering: u32,
     /// Tail loss probes sent (RFC 8985 §7).
     pub tail_loss_probes: u64,
+    /// Bytes RACK deems lost and has not sent again (Linux's lost_out, in bytes).
+    pub lost: u32,
+    /// Bytes retransmitted and not yet acknowledged or SACKed (retrans_out, in bytes).
+    pub retrans: u32,
+    /// Times RACK saw the path reorder (tcpi_reord_seen).
+    pub reord_seen: u32,
+    /// D-SACK blocks received (tcpi_dsack_dups).
+    pub dsack_dups: u32,
 }
 
 impl Connection {
@@ -141,7 +149,11 @@ impl Connection {
             timestamps: self.ts_ok,
             sack: self.sack_ok,
             cwnd: self.effective_cwnd(),
-            sacked: self.scoreboard.sacked_bytes(),
+            sacked: self.sacked_bytes(),
+            lost: self.rack.as_ref().map_or(0, |r| r.log.lost_bytes()),
+            retrans: self.rack.as_ref().map_or(0, |r| r.log.retransmitted_bytes()),
+            reord_seen: self.rack.as_ref().map_or(0, |r| r.reord_seen()),
+            dsack_dups: self.rack.as_ref().map_or(0, |r| r.dsacks_in),
             reordering: self.scoreboard.dup_thresh(),
             tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),

@@ -92,6 +92,7 @@ impl Connection {
             && self.retries == 0
             && self.tlp.high_seq().is_none()
             && self.snd_wnd > 0
+            && self.rack.as_ref().is_none_or(|r| r.timer.is_none())
             && matches!(self.state, State::Established | State::CloseWait | State::FinWait1 | State::LastAck)
     }
 

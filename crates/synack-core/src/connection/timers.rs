@@ -31,11 +31,12 @@ impl Connection {
             return None;
         }
         let t = &self.timers;
-        let user = match (self.user_timeout, self.unacked_since) {
+        let user = match (self.user_timeout(), self.unacked_since) {
             (Some(ut), Some(since)) if self.state != State::TimeWait => Some(since + ut),
             _ => None,
         };
-        [t.rtx, t.delack, t.keepalive, t.close, t.shrink, user].into_iter().flatten().min()
+        let reordering = self.rack.as_ref().and_then(|r| r.timer);
+        [t.rtx, t.delack, t.keepalive, t.close, t.shrink, user, reordering].into_iter().flatten().min()
     }
 
     /// Re-arms the timers after an event.
@@ -67,7 +68,7 @@ impl Connection {
             self.enter_closed(CloseReason::Graceful);
             return;
         }
-        if let (Some(ut), Some(since)) = (self.user_timeout, self.unacked_since) {
+        if let (Some(ut), Some(since)) = (self.user_timeout(), self.unacked_since) {
             if since + ut <= now && self.state != State::TimeWait {
                 self.enter_closed(CloseReason::Error(Error::TimedOut));
                 return;
@@ -81,6 +82,13 @@ impl Connection {
             self.on_rto(now, cfg);
             if self.state == State::Closed {
                 return;
+            }
+        }
+        if self.rack.as_ref().and_then(|r| r.timer).is_some_and(|t| t <= now) {
+            // RFC 8985 §6.3: the reordering timer; what it marks lost may start a recovery.
+            let marked = self.rack_on_timer(now);
+            if marked && !self.in_recovery && self.snd_una > self.recover && self.snd_max > self.snd_una {
+                self.enter_recovery(now, u32::from(self.snd_mss));
             }
         }
         if self.timers.shrink.is_some_and(|t| t <= now) {
@@ -136,6 +144,11 @@ impl Connection {
                     self.sack_recovery = false;
                     // RFC 2018 §8: after a timeout, SACK information is not relied on.
                     self.scoreboard.on_timeout(mss);
+                    if let Some(r) = self.rack.as_mut() {
+                        r.log.on_timeout();
+                        r.timer = None;
+                        r.undo = None;
+                    }
                     self.recovery = None;
                     self.dupacks = 0;
                     self.force_probe = self.snd_wnd == 0;
@@ -164,8 +177,13 @@ impl Connection {
 
     /// Sets the user timeout (RFC 9293 §3.8.3); `None` turns it off.
     pub(crate) fn set_user_timeout(&mut self, now: Instant, cfg: &Config, timeout: Option<core::time::Duration>) {
-        self.user_timeout = timeout;
+        self.user_timeout_ms = user_timeout_ms(timeout);
         self.after_event(now, cfg);
+    }
+
+    /// The user timeout, if set.
+    fn user_timeout(&self) -> Option<core::time::Duration> {
+        self.user_timeout_ms.map(|ms| core::time::Duration::from_millis(u64::from(ms.get())))
     }
 
     /// A buffer was drained: free it if it is still empty after a while
@@ -182,6 +200,13 @@ impl Connection {
             self.rcv_buf.release();
         }
     }
+}
+
+/// A user timeout in whole milliseconds (rounded up, at most u32::MAX ms,
+/// about 49 days, as Linux's TCP_USER_TIMEOUT).
+pub(super) fn user_timeout_ms(t: Option<core::time::Duration>) -> Option<core::num::NonZeroU32> {
+    let ms = t?.as_micros().div_ceil(1000).min(u128::from(u32::MAX)) as u32;
+    core::num::NonZeroU32::new(ms.max(1))
 }
 
 /// How long a drained buffer stays allocated before it is freed.

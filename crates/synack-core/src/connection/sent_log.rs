@@ -1,0 +1,414 @@
+//! The sender's record of what is in flight, one entry per transmission:
+//! the sequence range, when it last went out, and whether it was
+//! retransmitted, SACKed or deemed lost. RACK (RFC 8985 §5.2) needs each
+//! segment's most recent transmission time; Linux keeps the same flags on
+//! each skb (`TCPCB_RETRANS`, `TCPCB_SACKED_ACKED`, `TCPCB_LOST`).
+//!
+//! Entries are sorted and disjoint, above SND.UNA. They split where a SACK
+//! block or a retransmission begins or ends, and merge for new data sent at
+//! the same instant. Memory is bounded: past [`MAX_ENTRIES`] nothing splits
+//! and new data extends the last entry (less precise, never wrong the
+//! dangerous way: a bigger entry is marked lost later, not sooner).
+
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use std::collections::VecDeque;
+
+/// Entries the log holds at most (a 4 MiB flight is about 2,900 segments).
+pub(crate) const MAX_ENTRIES: usize = 8192;
+
+/// Sent more than once.
+pub(crate) const RETRANSMITTED: u8 = 1;
+/// The peer SACKed it.
+const SACKED: u8 = 2;
+/// Deemed lost and not yet sent again.
+const LOST: u8 = 4;
+
+/// One transmission of `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub start: SeqNum,
+    pub end: SeqNum,
+    /// When it last went out.
+    pub xmit: Instant,
+    pub flags: u8,
+}
+
+impl Sent {
+    fn len(&self) -> u32 {
+        self.end.since(self.start)
+    }
+
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Sent more than once.
+    pub fn retransmitted(&self) -> bool {
+        self.has(RETRANSMITTED)
+    }
+}
+
+/// What is in flight, per transmission, with running totals.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SentLog {
+    entries: VecDeque<Sent>,
+    sacked: u32,
+    lost: u32,
+}
+
+impl SentLog {
+    /// Bytes SACKed above SND.UNA.
+    pub fn sacked_bytes(&self) -> u32 {
+        self.sacked
+    }
+
+    /// Bytes deemed lost and not yet sent again.
+    pub fn lost_bytes(&self) -> u32 {
+        self.lost
+    }
+
+    /// Bytes sent more than once and not yet acknowledged.
+    pub fn retransmitted_bytes(&self) -> u32 {
+        self.entries.iter().filter(|e| e.retransmitted() && !e.has(SACKED)).map(Sent::len).sum()
+    }
+
+    /// Entries held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Index of the entry that begins at `seq`, splitting the one that
+    /// holds it; `None` if no entry holds `seq` or the log is full.
+    fn split_at(&mut self, seq: SeqNum) -> Option<usize> {
+        let i = self.entries.partition_point(|e| e.end <= seq);
+        let e = *self.entries.get(i)?;
+        if e.start >= seq {
+            return Some(i);
+        }
+        if self.entries.len() >= MAX_ENTRIES {
+            return None;
+        }
+        self.entries[i].end = seq;
+        self.entries.insert(i + 1, Sent { start: seq, ..e });
+        Some(i + 1)
+    }
+
+    /// The range of entries wholly inside `start..end`, split at its ends
+    /// where the log has room (else only whole entries inside count).
+    fn covered(&mut self, start: SeqNum, end: SeqNum) -> core::ops::Range<usize> {
+        let from = self.split_at(start).unwrap_or_else(|| self.entries.partition_point(|e| e.start < start));
+        let to = self.split_at(end).unwrap_or_else(|| self.entries.partition_point(|e| e.end <= end));
+        from..to.max(from)
+    }
+
+    /// `start..end` went out at `now`: new data past the log's end, or a
+    /// retransmission of what it holds.
+    pub fn on_sent(&mut self, start: SeqNum, end: SeqNum, now: Instant) {
+        if start >= end {
+            return;
+        }
+        let tail = self.entries.back().map_or(start, |e| e.end);
+        if start < tail {
+            let range = self.covered(start, end.min(tail));
+            for e in self.entries.range_mut(range) {
+                if e.has(LOST) {
+                    self.lost -= e.len();
+                }
+                e.flags = (e.flags & !LOST) | RETRANSMITTED;
+                e.xmit = now;
+            }
+        }
+        let start = start.max(tail);
+        if start >= end {
+            return;
+        }
+        let full = self.entries.len() >= MAX_ENTRIES;
+        match self.entries.back_mut() {
+            Some(last) if last.end == start && (full || last.xmit == now && last.flags == 0) => {
+                // Full: the last entry grows and takes the newer time.
+                last.end = end;
+                last.xmit = now;
+            }
+            _ => self.entries.push_back(Sent { start, end, xmit: now, flags: 0 }),
+        }
+    }
+
+    /// SND.UNA moved to `una`: acknowledged entries go; `delivered` sees
+    /// each one the peer had not SACKed (the part acknowledged, if partly).
+    pub fn on_ack(&mut self, una: SeqNum, mut delivered: impl FnMut(&Sent)) {
+        while let Some(e) = self.entries.front_mut() {
+            if e.start >= una {
+                break;
+            }
+            let end = e.end.min(una);
+            let part = Sent { end, ..*e };
+            if e.has(SACKED) {
+                self.sacked -= part.len();
+            } else {
+                if e.has(LOST) {
+                    self.lost -= part.len();
+                }
+                delivered(&part);
+            }
+            if e.end <= una {
+                self.entries.pop_front();
+            } else {
+                e.start = una;
+                break;
+            }
+        }
+    }
+
+    /// The peer SACKed `start..end`: `delivered` sees each entry newly SACKed.
+    pub fn on_sack(&mut self, start: SeqNum, end: SeqNum, mut delivered: impl FnMut(&Sent)) {
+        let range = self.covered(start, end);
+        for e in self.entries.range_mut(range) {
+            if e.has(SACKED) {
+                continue;
+            }
+            if e.has(LOST) {
+                self.lost -= e.len();
+            }
+            e.flags = (e.flags & !LOST) | SACKED;
+            self.sacked += e.len();
+            delivered(e);
+        }
+    }
+
+    /// RFC 8985 §6.2 step 5 over the log: each entry neither SACKed nor
+    /// already marked lost, oldest first, for which `verdict` says lost
+    /// (`Some(true)`), not yet (`Some(false)`), or stop: nothing later can
+    /// be (`None`). Returns whether any was marked.
+    pub fn mark_lost(&mut self, mut verdict: impl FnMut(&Sent) -> Option<bool>) -> bool {
+        let mut marked = false;
+        for e in self.entries.iter_mut() {
+            if e.has(SACKED | LOST) {
+                continue;
+            }
+            match verdict(e) {
+                Some(true) => {
+                    e.flags |= LOST;
+                    self.lost += e.len();
+                    marked = true;
+                }
+                Some(false) => {}
+                None => break,
+            }
+        }
+        marked
+    }
+
+    /// The first range deemed lost at or after `from`, at most `max` bytes.
+    pub fn first_lost(&self, from: SeqNum, max: u32) -> Option<(SeqNum, u32)> {
+        if self.lost == 0 {
+            return None;
+        }
+        let e = self.entries.iter().find(|e| e.has(LOST) && e.end > from)?;
+        let start = e.start.max(from);
+        Some((start, e.end.since(start).min(max)))
+    }
+
+    /// A retransmission timeout (RFC 2018 §8): SACK information and loss
+    /// marks are forgotten; everything is sent again from SND.UNA.
+    pub fn on_timeout(&mut self) {
+        for e in self.entries.iter_mut() {
+            e.flags &= RETRANSMITTED;
+        }
+        self.sacked = 0;
+        self.lost = 0;
+    }
+
+    /// Checks the invariants (tests and fuzzing).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn check(&self) {
+        let (mut sacked, mut lost) = (0, 0);
+        let mut prev: Option<SeqNum> = None;
+        for e in &self.entries {
+            assert!(e.start < e.end, "empty entry {e:?}");
+            assert!(prev.is_none_or(|p| p <= e.start), "entries overlap at {e:?}");
+            assert!(!(e.has(SACKED) && e.has(LOST)), "SACKed and lost: {e:?}");
+            prev = Some(e.end);
+            if e.has(SACKED) {
+                sacked += e.len();
+            }
+            if e.has(LOST) {
+                lost += e.len();
+            }
+        }
+        assert_eq!((sacked, lost), (self.sacked, self.lost), "running totals");
+        assert!(self.entries.len() <= MAX_ENTRIES + 2);
+    }
+}
+
+/// Reads `data` as operations on a log (sends, retransmissions, SACKs,
+/// cumulative ACKs, loss marking, timeouts) and checks it against a model
+/// of every byte's state (see `crate::fuzzing::sent_log`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_ops(data: &[u8]) {
+    let mut log = SentLog::default();
+    let base = SeqNum(u32::from_le_bytes([data.first().copied().unwrap_or(0), 0, 0xff, 0xff]));
+    let (mut una, mut max) = (base, base);
+    // The model: for each byte sent (offset from `base`), SACKed since the last timeout.
+    let mut sacked: Vec<bool> = Vec::new();
+    let mut clock = 0u64;
+    for op in data.chunks_exact(5).skip(1) {
+        let v = u32::from(u16::from_le_bytes([op[1], op[2]]));
+        let w = u32::from(u16::from_le_bytes([op[3], op[4]]));
+        clock += u64::from(op[0] >> 4);
+        let now = Instant::from_micros(clock);
+        let (lo, hi) = (una.since(base), max.since(base));
+        match op[0] % 6 {
+            0 => {
+                let n = 1 + w % 3000;
+                log.on_sent(max, max + n, now);
+                sacked.resize(sacked.len() + n as usize, false);
+                max += n;
+            }
+            1 if hi > lo => {
+                let s = lo + v % (hi - lo);
+                let e = (s + 1 + w % 2000).min(hi);
+                log.on_sent(base + s, base + e, now);
+            }
+            2 if hi > lo => {
+                let s = lo + v % (hi - lo);
+                let e = (s + 1 + w % 3000).min(hi);
+                log.on_sack(base + s, base + e, |_| {});
+                sacked[s as usize..e as usize].fill(true);
+            }
+            3 => {
+                una += (v % 2000).min(hi - lo);
+                log.on_ack(una, |_| {});
+            }
+            4 => {
+                let cut = u64::from(w) * 4;
+                log.mark_lost(|e| (e.xmit.as_micros() <= cut).then_some(true));
+            }
+            5 => {
+                log.on_timeout();
+                sacked.fill(false);
+            }
+            _ => {}
+        }
+        log.check();
+        let flight = max.since(una);
+        assert!(log.sacked_bytes() + log.lost_bytes() <= flight, "totals past the flight");
+        for e in &log.entries {
+            assert!(e.start >= una && e.end <= max, "entry {e:?} outside {una:?}..{max:?}");
+            if e.has(SACKED) {
+                let (a, b) = (e.start.since(base) as usize, e.end.since(base) as usize);
+                assert!(sacked[a..b].iter().all(|&x| x), "{e:?} claims bytes the peer did not SACK");
+            }
+        }
+        if let Some((s, n)) = log.first_lost(una, 1460) {
+            assert!(s >= una && s + n <= max && n > 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_micros(ms * 1000)
+    }
+
+    fn s(n: u32) -> SeqNum {
+        SeqNum(n)
+    }
+
+    fn log_of(segments: &[(u32, u32, u64)]) -> SentLog {
+        let mut log = SentLog::default();
+        for &(a, b, ms) in segments {
+            log.on_sent(s(a), s(b), t(ms));
+        }
+        log.check();
+        log
+    }
+
+    #[test]
+    fn new_data_at_one_instant_is_one_entry() {
+        let log = log_of(&[(0, 1000, 1), (1000, 2000, 1), (2000, 3000, 2)]);
+        assert_eq!(log.len(), 2);
+    }
+
+    #[test]
+    fn a_sack_splits_and_delivers_once() {
+        let mut log = log_of(&[(0, 5000, 1)]);
+        let mut seen = Vec::new();
+        log.on_sack(s(2000), s(3000), |e| seen.push((e.start, e.end)));
+        log.on_sack(s(2000), s(3000), |e| seen.push((e.start, e.end)));
+        assert_eq!(seen, vec![(s(2000), s(3000))]);
+        assert_eq!(log.len(), 3);
+        assert_eq!(log.sacked_bytes(), 1000);
+        log.check();
+    }
+
+    #[test]
+    fn acking_delivers_what_was_not_sacked() {
+        let mut log = log_of(&[(0, 1000, 1), (1000, 2000, 2), (2000, 3000, 3)]);
+        log.on_sack(s(1000), s(2000), |_| {});
+        let mut seen = Vec::new();
+        log.on_ack(s(2500), |e| seen.push((e.start, e.end)));
+        assert_eq!(seen, vec![(s(0), s(1000)), (s(2000), s(2500))]);
+        assert_eq!(log.sacked_bytes(), 0);
+        assert_eq!(log.len(), 1);
+        log.check();
+    }
+
+    #[test]
+    fn lost_then_retransmitted_then_lost_again() {
+        let mut log = log_of(&[(0, 1000, 1), (1000, 2000, 2)]);
+        assert!(log.mark_lost(|e| Some(e.start == s(0))));
+        assert_eq!(log.lost_bytes(), 1000);
+        assert_eq!(log.first_lost(s(0), 500), Some((s(0), 500)));
+        log.on_sent(s(0), s(500), t(10));
+        log.check();
+        assert_eq!(log.lost_bytes(), 500);
+        assert_eq!(log.first_lost(s(0), 1460), Some((s(500), 500)));
+        log.on_sent(s(500), s(1000), t(10));
+        assert_eq!(log.lost_bytes(), 0);
+        assert_eq!(log.retransmitted_bytes(), 1000);
+        // The retransmission is lost too: marked again, and sent again.
+        assert!(log.mark_lost(|e| Some(e.retransmitted())));
+        assert_eq!(log.first_lost(s(0), 1460), Some((s(0), 500)));
+        log.check();
+    }
+
+    #[test]
+    fn mark_lost_stops_when_told() {
+        let mut log = log_of(&[(0, 1000, 1), (1000, 2000, 2), (2000, 3000, 3)]);
+        let mut asked = 0;
+        log.mark_lost(|e| {
+            asked += 1;
+            (e.start < s(1000)).then_some(true)
+        });
+        assert_eq!(asked, 2);
+        assert_eq!(log.lost_bytes(), 1000);
+    }
+
+    #[test]
+    fn a_timeout_forgets_sacks_and_losses() {
+        let mut log = log_of(&[(0, 3000, 1)]);
+        log.on_sack(s(1000), s(2000), |_| {});
+        log.mark_lost(|e| Some(e.start == s(0)));
+        log.on_timeout();
+        log.check();
+        assert_eq!((log.sacked_bytes(), log.lost_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn the_log_stays_bounded_whatever_the_sack_pattern() {
+        let mut log = SentLog::default();
+        for i in 0..20_000u32 {
+            log.on_sent(s(i * 10), s(i * 10 + 10), t(u64::from(i)));
+        }
+        for i in 0..200_000u32 {
+            log.on_sack(s(i + 3), s(i + 4), |_| {});
+        }
+        log.check();
+        assert!(log.len() <= MAX_ENTRIES + 2);
+    }
+}
