@@ -101,6 +101,14 @@ pub struct Config {
     /// retransmissions found too (Linux's tcp_recovery bit 0, on). Off, the
     /// RFC 6675 DupThresh rules decide.
     pub rack: bool,
+    /// HyStart++ (RFC 9406) in the initial slow start: leave it when the RTT
+    /// shows the queue building, before it overflows (Linux's CUBIC runs
+    /// HyStart, on by default).
+    pub hystart: bool,
+    /// Pace data at Linux's rates (200 % of cwnd/SRTT in slow start, 120 %
+    /// after) so a window does not reach the bottleneck as one burst
+    /// (Linux paces with the fq qdisc or BBR; on by default here).
+    pub pacing: bool,
     /// Restart from the initial window after an idle period longer than the
     /// RTO (RFC 5681 §4.1; Linux's tcp_slow_start_after_idle, on by default).
     pub slow_start_after_idle: bool,
@@ -173,6 +181,8 @@ impl Default for Config {
             slow_start_after_idle: true,
             tail_loss_probe: true,
             rack: true,
+            hystart: true,
+            pacing: true,
             nodelay: false,
             syn_retries: 5,
             synack_retries: 5,

@@ -14,7 +14,8 @@ const MSS: u32 = 1460;
 
 /// B sends 10 segments; the peer acknowledges all but the last two, 50 ms later.
 fn tail_lost(cfg: Config) -> Raw {
-    let mut r = Raw::passive_sack(cfg);
+    // No pacing: the ten segments leave at once, before the ACK.
+    let mut r = Raw::passive_sack(Config { pacing: false, ..cfg });
     r.send(&vec![1u8; 10 * MSS as usize]);
     assert_eq!(r.take().iter().map(|s| s.len).sum::<usize>(), 10 * MSS as usize);
     r.run_for(Duration::from_millis(50));

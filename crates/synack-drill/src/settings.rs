@@ -59,7 +59,9 @@ impl Settings {
             strict_segments: false,
             ts_tick: None,
             ts_ecr_scaled: false,
-            config: Config::default(),
+            // Linux paces Reno and CUBIC only under the fq qdisc, which
+            // the kernel engine's namespace does not have.
+            config: Config { pacing: false, ..Config::default() },
         }
     }
 

@@ -8,13 +8,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bottleneck;
 mod link;
 pub mod transfer;
 
-pub use link::{Fate, LinkConfig};
+pub use link::{Fate, Link, LinkConfig};
 
 use core::net::IpAddr;
-use link::Link;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use synack_core::{Config, Endpoint, Instant, Transmit};

@@ -54,9 +54,12 @@ pub enum Fate {
     QueueDrop,
 }
 
-/// One direction of a link with its queue state.
+/// One direction of a link with its queue state: the model the simulator
+/// carries packets by, public so that another stack (smoltcp, in the
+/// benchmarks) can be driven over the very same link.
 #[derive(Debug)]
-pub(crate) struct Link {
+pub struct Link {
+    /// What the link does.
     pub cfg: LinkConfig,
     /// Departure times of the packets waiting for the bandwidth limit.
     queue: VecDeque<Instant>,
@@ -64,6 +67,7 @@ pub(crate) struct Link {
 }
 
 impl Link {
+    /// An idle link.
     pub fn new(cfg: LinkConfig) -> Self {
         Link { cfg, queue: VecDeque::new(), busy_until: Instant::ZERO }
     }

@@ -169,9 +169,9 @@ fn a_transfer_survives_a_hundred_thousand_blind_injections() {
             }
         }
         let Some((ct, st)) = tuples else { continue };
-        // A hundred spoofed segments per millisecond, to either end, on the
+        // Five hundred spoofed segments per millisecond, to either end, on the
         // connection's own 4-tuple, with random sequence and ACK numbers.
-        for _ in 0..100 {
+        for _ in 0..500 {
             if injected >= 100_000 {
                 break;
             }

@@ -110,6 +110,10 @@ async fn tls_1_3_both_ways_with_tokio_rustls() {
     let mut tls = TlsConnector::from(client_cfg).connect(name, tcp).await.expect("handshake");
     assert_eq!(tls.get_ref().1.protocol_version(), Some(tokio_rustls::rustls::ProtocolVersion::TLSv1_3));
     tls.write_all(&data).await.unwrap();
+    // TLS keeps the last records until flushed (tokio-rustls's write_all
+    // returns once rustls has the plaintext): without this the server may
+    // wait forever for them, on any TCP.
+    tls.flush().await.unwrap();
     let mut back = Vec::new();
     tls.read_to_end(&mut back).await.unwrap();
     assert_eq!(back, data);

@@ -157,6 +157,12 @@ impl CongestionController for Cubic {
         self.set_cwnd(self.cwnd().min(restart_window));
         self.epoch = None;
     }
+
+    fn end_slow_start(&mut self) {
+        // The curve starts at the current window, with no earlier W_max.
+        self.ssthresh = self.cwnd();
+        self.epoch = None;
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Congestion control: the interface a connection drives, NewReno and CUBIC.
 
 mod cubic;
+pub(crate) mod hystart;
 mod new_reno;
 
 use crate::config::CongestionControl;
@@ -36,6 +37,9 @@ pub trait CongestionController {
     fn on_rto(&mut self, flight: u32, mss: u32);
     /// Restart after idle (RFC 5681 §4.1).
     fn on_idle_restart(&mut self, restart_window: u32);
+    /// HyStart++ ends slow start (RFC 9406 §4.2): ssthresh = cwnd, and
+    /// congestion avoidance from here.
+    fn end_slow_start(&mut self);
 }
 
 /// The controller a connection runs, as `Config::congestion_control` chose.
@@ -108,5 +112,8 @@ impl CongestionController for Congestion {
     }
     fn on_idle_restart(&mut self, restart_window: u32) {
         each!(self, c => c.on_idle_restart(restart_window))
+    }
+    fn end_slow_start(&mut self) {
+        each!(self, c => c.end_slow_start())
     }
 }

@@ -86,6 +86,10 @@ impl CongestionController for NewReno {
     fn on_idle_restart(&mut self, restart_window: u32) {
         self.cwnd = self.cwnd.min(restart_window);
     }
+
+    fn end_slow_start(&mut self) {
+        self.ssthresh = self.cwnd;
+    }
 }
 
 #[cfg(test)]

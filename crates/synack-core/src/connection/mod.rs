@@ -334,6 +334,12 @@ pub struct Connection {
     tlp: tail_loss_probe::Tlp,
     /// RACK loss detection (RFC 8985 §6), with SACK.
     rack: Option<Box<rack::Rack>>,
+    /// HyStart++ in the initial slow start (RFC 9406).
+    hystart: crate::congestion::hystart::HyStart,
+    /// Pacing: the earliest time the next data may leave, and whether
+    /// data is waiting for it.
+    pace_next: Instant,
+    paced: bool,
     retransmit_head: bool,
     force_probe: bool,
     retries: u32,
@@ -436,6 +442,9 @@ impl Connection {
             recovery: None,
             tlp: tail_loss_probe::Tlp::default(),
             rack: None,
+            hystart: crate::congestion::hystart::HyStart::new(cfg.hystart, iss),
+            pace_next: now,
+            paced: false,
             retransmit_head: false,
             force_probe: false,
             retries: 0,

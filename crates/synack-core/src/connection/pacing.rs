@@ -2,10 +2,22 @@
 //! (`tcp_update_pacing_rate`, `tcp_tso_autosize` in net/ipv4/tcp_output.c):
 //! a super-segment carries about a millisecond of data at the pacing rate,
 //! at least two segments, more on a short path, and never more than the
-//! congestion window, the peer's window or 64 KiB allow.
+//! congestion window, the peer's window or 64 KiB allow. With
+//! `Config::pacing`, data also leaves at that rate (as Linux's internal
+//! pacing, `tcp_internal_pacing`: each transmission moves the earliest time
+//! of the next by its length over the rate), so that a window does not
+//! arrive at the bottleneck as one burst.
 
 use super::Connection;
 use crate::congestion::CongestionController;
+use crate::time::Instant;
+use crate::Config;
+use core::time::Duration;
+
+/// How far behind a late timer may leave the pacing clock: a runtime whose
+/// timers fire on millisecond ticks sends up to this much at once to catch
+/// up, instead of losing the rate (Linux's hrtimers need none).
+const PACING_SLACK: Duration = Duration::from_millis(2);
 
 /// Linux's `tcp_pacing_ss_ratio`: 200 % of cwnd/srtt in slow start.
 const PACING_SS_RATIO: u64 = 200;
@@ -50,5 +62,24 @@ impl Connection {
         }
         let most = (GSO_MAX_SIZE - 1 - MAX_HEADERS) / mss;
         (bytes.min(GSO_MAX_SIZE) / mss).max(MIN_TSO_SEGS).min(most.max(1)) * mss
+    }
+
+    /// Pacing holds data back until `pace_next` (the deadline is then one of
+    /// the connection's timers).
+    pub(super) fn pacing_holds(&mut self, now: Instant, cfg: &Config) -> bool {
+        // New data and SACK recovery are paced; a go-back after a timeout
+        // or an ICMP error (cwnd is small then) resends at once.
+        let waiting = (self.has_unsent() && self.snd_nxt >= self.snd_max) || self.sack_recovery;
+        self.paced = cfg.pacing && now < self.pace_next && waiting;
+        self.paced
+    }
+
+    /// `bytes` of data left at `now`: the next may leave their length at the
+    /// pacing rate later.
+    pub(super) fn on_paced_send(&mut self, now: Instant, cfg: &Config, bytes: u32) {
+        let Some(rate) = self.pacing_rate().filter(|&r| cfg.pacing && r > 0) else { return };
+        let floor = Instant::from_micros(now.as_micros().saturating_sub(PACING_SLACK.as_micros() as u64));
+        let from = if self.pace_next > floor { self.pace_next } else { floor };
+        self.pace_next = from + Duration::from_micros(u64::from(bytes).saturating_mul(1_000_000) / rate);
     }
 }

@@ -3,40 +3,52 @@
 use core::time::Duration;
 
 /// SRTT, RTTVAR and RTO per RFC 6298 §2, with exponential backoff (§5.5).
+/// The estimates are kept in microseconds, as Linux keeps them (and packed:
+/// a connection stays under a kilobyte).
 #[derive(Debug, Clone, Copy)]
 pub struct RttEstimator {
-    srtt: Option<Duration>,
-    rttvar: Duration,
-    min_rtt: Option<Duration>,
-    base_rto: Duration,
+    /// SRTT in µs; meaningful once `measured`.
+    srtt_us: u32,
+    rttvar_us: u32,
+    /// The smallest sample in µs (`u32::MAX` before the first).
+    min_rtt_us: u32,
+    measured: bool,
     backoff: u32,
+    base_rto: Duration,
 }
 
 /// Clock granularity G of RFC 6298 §2 (synack keeps microseconds; 1 ms as Linux).
 const GRANULARITY: Duration = Duration::from_millis(1);
 
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u128::from(u32::MAX - 1)) as u32
+}
+
+fn from_micros(us: u32) -> Duration {
+    Duration::from_micros(u64::from(us))
+}
+
 impl RttEstimator {
     /// A fresh estimator with the initial RTO (RFC 6298 §2.1).
     pub fn new(initial_rto: Duration) -> Self {
-        Self { srtt: None, rttvar: Duration::ZERO, min_rtt: None, base_rto: initial_rto, backoff: 0 }
+        Self { srtt_us: 0, rttvar_us: 0, min_rtt_us: u32::MAX, measured: false, backoff: 0, base_rto: initial_rto }
     }
 
     /// Takes a measurement R (RFC 6298 §2.2, §2.3) and resets the backoff.
     pub fn sample(&mut self, r: Duration, min_rto: Duration, max_rto: Duration) {
-        match self.srtt {
-            None => {
-                self.srtt = Some(r);
-                self.rttvar = r / 2;
-            }
-            Some(srtt) => {
-                let delta = srtt.abs_diff(r);
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + r) / 8);
-            }
+        let r = micros(r);
+        if self.measured {
+            let delta = self.srtt_us.abs_diff(r);
+            self.rttvar_us = ((u64::from(self.rttvar_us) * 3 + u64::from(delta)) / 4) as u32;
+            self.srtt_us = ((u64::from(self.srtt_us) * 7 + u64::from(r)) / 8) as u32;
+        } else {
+            self.measured = true;
+            self.srtt_us = r;
+            self.rttvar_us = r / 2;
         }
-        self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
-        let srtt = self.srtt.unwrap_or(r);
-        self.base_rto = (srtt + (self.rttvar * 4).max(GRANULARITY)).clamp(min_rto, max_rto);
+        self.min_rtt_us = self.min_rtt_us.min(r);
+        let (srtt, rttvar) = (from_micros(self.srtt_us), from_micros(self.rttvar_us));
+        self.base_rto = (srtt + (rttvar * 4).max(GRANULARITY)).clamp(min_rto, max_rto);
         self.backoff = 0;
     }
 
@@ -63,17 +75,17 @@ impl RttEstimator {
 
     /// Smoothed RTT, once measured.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        self.measured.then(|| from_micros(self.srtt_us))
     }
 
     /// RTT variance.
     pub fn rttvar(&self) -> Duration {
-        self.rttvar
+        from_micros(self.rttvar_us)
     }
 
     /// Smallest RTT seen.
     pub fn min_rtt(&self) -> Option<Duration> {
-        self.min_rtt
+        (self.min_rtt_us != u32::MAX).then(|| from_micros(self.min_rtt_us))
     }
 }
 

@@ -102,7 +102,7 @@ impl Connection {
         self.on_ack_for_probe(seg, mss);
         if ack > self.snd_una {
             let acked = ack.since(self.snd_una);
-            self.take_rtt_sample(now, cfg, seg);
+            let rtt_sample = self.take_rtt_sample(now, cfg, seg);
             let data_acked = (ack.since(self.snd_buf_seq) as usize).min(self.send_buf.len());
             if data_acked > 0 {
                 self.send_buf.consume(data_acked);
@@ -140,6 +140,7 @@ impl Connection {
                 }
             } else {
                 self.dupacks = 0;
+                let acked = self.slow_start_growth(ack, acked, rtt_sample);
                 self.cc.on_ack(acked, mss, now, self.rtt.srtt());
                 // RFC 6675 §5 (2): SACKs above the new SND.UNA may show it lost.
                 if self.sack_ok && ack > self.recover && self.snd_max > self.snd_una && self.loss_detected(rack_lost) {
@@ -232,6 +233,8 @@ impl Connection {
     /// Fast retransmit and loss recovery: SACK-based (RFC 6675 §5 (4)) when
     /// the peer has SACKed something, NewReno (RFC 6582 §3.2 step 2) otherwise.
     pub(super) fn enter_recovery(&mut self, now: Instant, mss: u32) {
+        // RFC 9406: a loss ends slow start, and HyStart++ with it.
+        self.hystart.stop();
         let sack = self.sack_ok && !self.scoreboard.is_empty();
         // RFC 3522 §2: remember what the reduction undoes, and the TSval of
         // the retransmission (nothing sent before it carries one as high).
@@ -367,26 +370,46 @@ impl Connection {
         }
     }
 
-    fn take_rtt_sample(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
-        if self.ts_ok {
+    /// Takes an RTT sample from the ACK if it holds one (RFC 7323 §4.1, or
+    /// Karn's rule without timestamps), and returns it.
+    fn take_rtt_sample(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) -> Option<Duration> {
+        let sample = if self.ts_ok {
             // RFC 7323 §4.1: RTTM from the echoed timestamp.
-            if let Some((_, ecr)) = seg.options.timestamps {
-                // An echo of a segment sent before our last timeout measures
-                // the stall, not the path: after a go-back, the peer answers
-                // duplicates with an old TS.Recent (RFC 7323 §4.3). Skip it.
-                if self.rto_ts.is_some_and(|t| (ecr.wrapping_sub(t) as i32) < 0) {
-                    return;
-                }
-                let ms = self.ts_now(now).wrapping_sub(ecr);
-                if ms <= MAX_TS_RTT_MS {
-                    self.rtt.sample(Duration::from_millis(u64::from(ms)), cfg.min_rto, cfg.max_rto);
-                }
+            let (_, ecr) = seg.options.timestamps?;
+            // An echo of a segment sent before our last timeout measures
+            // the stall, not the path: after a go-back, the peer answers
+            // duplicates with an old TS.Recent (RFC 7323 §4.3). Skip it.
+            if self.rto_ts.is_some_and(|t| (ecr.wrapping_sub(t) as i32) < 0) {
+                return None;
             }
-        } else if let Some((seq, sent)) = self.rtt_probe {
+            let ms = self.ts_now(now).wrapping_sub(ecr);
+            (ms <= MAX_TS_RTT_MS).then(|| Duration::from_millis(u64::from(ms)))?
+        } else {
             // Karn's rule: the probe is cleared whenever we retransmit.
-            if seg.ack > seq {
-                self.rtt.sample(now.saturating_since(sent), cfg.min_rto, cfg.max_rto);
-                self.rtt_probe = None;
+            let (_, sent) = self.rtt_probe.filter(|&(seq, _)| seg.ack > seq)?;
+            self.rtt_probe = None;
+            now.saturating_since(sent)
+        };
+        self.rtt.sample(sample, cfg.min_rto, cfg.max_rto);
+        Some(sample)
+    }
+
+    /// What an ACK of `acked` new bytes grows cwnd by in slow start, as
+    /// HyStart++ (RFC 9406 §4.2) decides: all of it, a CSS_GROWTH_DIVISOR-th
+    /// in Conservative Slow Start, or (CSS over) congestion avoidance begins.
+    fn slow_start_growth(&mut self, ack: SeqNum, acked: u32, rtt: Option<Duration>) -> u32 {
+        use crate::congestion::hystart::{Growth, CSS_GROWTH_DIVISOR};
+        if self.cc.cwnd() >= self.cc.ssthresh() {
+            return acked;
+        }
+        let g = self.hystart.on_ack(ack, self.snd_nxt, rtt);
+        match g {
+            Growth::Full => acked,
+            // The controller's byte-counting limit (L = 2 segments) first.
+            Growth::Conservative => acked.min(2 * u32::from(self.snd_mss)) / CSS_GROWTH_DIVISOR,
+            Growth::EnterAvoidance => {
+                self.cc.end_slow_start();
+                acked
             }
         }
     }
@@ -438,8 +461,12 @@ impl Connection {
             _ => {
                 let sent_before = self.stats.bytes_sent;
                 let sent = self.send_data(now, cfg, buf);
+                let bytes = (self.stats.bytes_sent - sent_before).min(u64::from(u32::MAX)) as u32;
                 if let (true, Some(prr)) = (self.sack_recovery, self.recovery.as_mut().and_then(|r| r.prr.as_mut())) {
-                    prr.on_sent((self.stats.bytes_sent - sent_before).min(u64::from(u32::MAX)) as u32);
+                    prr.on_sent(bytes);
+                }
+                if bytes > 0 {
+                    self.on_paced_send(now, cfg, bytes);
                 }
                 if sent.is_some() {
                     return sent;
@@ -483,6 +510,9 @@ impl Connection {
                 }
                 return Some(n);
             }
+        }
+        if self.pacing_holds(now, cfg) {
+            return None;
         }
         if self.sack_recovery {
             self.send_next_seg(now, cfg, buf)

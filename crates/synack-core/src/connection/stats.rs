@@ -131,6 +131,8 @@ pub struct ConnectionInfo {
     pub reord_seen: u32,
     /// D-SACK blocks received (tcpi_dsack_dups).
     pub dsack_dups: u32,
+    /// In HyStart++'s Conservative Slow Start (RFC 9406).
+    pub conservative_slow_start: bool,
 }
 
 impl Connection {
@@ -154,6 +156,7 @@ impl Connection {
             retrans: self.rack.as_ref().map_or(0, |r| r.log.retransmitted_bytes()),
             reord_seen: self.rack.as_ref().map_or(0, |r| r.reord_seen()),
             dsack_dups: self.rack.as_ref().map_or(0, |r| r.dsacks_in),
+            conservative_slow_start: self.hystart.phase() == crate::congestion::hystart::Phase::Css,
             reordering: self.scoreboard.dup_thresh(),
             tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),

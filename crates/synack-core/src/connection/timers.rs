@@ -36,7 +36,8 @@ impl Connection {
             _ => None,
         };
         let reordering = self.rack.as_ref().and_then(|r| r.timer);
-        [t.rtx, t.delack, t.keepalive, t.close, t.shrink, user, reordering].into_iter().flatten().min()
+        let pacing = self.paced.then_some(self.pace_next);
+        [t.rtx, t.delack, t.keepalive, t.close, t.shrink, user, reordering, pacing].into_iter().flatten().min()
     }
 
     /// Re-arms the timers after an event.
@@ -91,6 +92,10 @@ impl Connection {
                 self.enter_recovery(now, u32::from(self.snd_mss));
             }
         }
+        if self.paced && self.pace_next <= now {
+            // Paced data may leave now: the endpoint polls this connection after.
+            self.paced = false;
+        }
         if self.timers.shrink.is_some_and(|t| t <= now) {
             self.timers.shrink = None;
             self.release_idle_buffers();
@@ -137,6 +142,7 @@ impl Connection {
                     self.force_probe = true;
                 } else {
                     self.cc.on_rto(self.snd_max.since(self.snd_una), mss);
+                    self.hystart.stop();
                     self.stats.timeouts = self.stats.timeouts.saturating_add(1);
                     self.pending.retransmission = Some(true);
                     self.recover = self.snd_max;
