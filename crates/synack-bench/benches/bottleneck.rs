@@ -111,6 +111,9 @@ mod smol {
     use synack_core::Instant;
     use synack_sim::{Fate, Link};
 
+    /// A packet in flight: arrival, send order, the host it goes to, its bytes.
+    type InFlight = Reverse<(Instant, u64, usize, Vec<u8>)>;
+
     /// What one smoltcp run did.
     pub struct Run {
         pub goodput_bps: f64,
@@ -196,8 +199,7 @@ mod smol {
         }
         let mut links = [Link::new(b.data_link()), Link::new(b.ack_link())];
         let mut rng = fastrand::Rng::with_seed(b.seed);
-        // Packets in flight: (arrival, order, to host, bytes).
-        let mut flight: BinaryHeap<Reverse<(Instant, u64, usize, Vec<u8>)>> = BinaryHeap::new();
+        let mut flight: BinaryHeap<InFlight> = BinaryHeap::new();
         let mut order = 0u64;
         let mut retx = Retransmissions::default();
         let chunk = vec![0x5au8; 256 * 1024];
