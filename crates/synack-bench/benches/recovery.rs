@@ -46,8 +46,11 @@ fn main() {
     ];
     let variants = [
         ("SACK + CUBIC", Config { congestion_control: CongestionControl::Cubic, ..Config::default() }),
-        ("SACK + NewReno", Config::default()),
-        ("NewReno, no SACK", Config { sack: false, ..Config::default() }),
+        ("SACK + NewReno", Config { congestion_control: CongestionControl::NewReno, ..Config::default() }),
+        (
+            "NewReno, no SACK",
+            Config { sack: false, congestion_control: CongestionControl::NewReno, ..Config::default() },
+        ),
     ];
     println!("{seeds} seeds per profile, {mb} MB each way, 20 ms RTT: total simulated time (retransmissions),");
     println!("and the speed-up over NewReno without SACK");

@@ -47,8 +47,8 @@ pub struct NetArgs {
     /// Seed of the fault injection.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Congestion control: newreno (RFC 5681, 6582) or cubic (RFC 9438).
-    #[arg(long, value_name = "ALGORITHM", default_value = "newreno", value_parser = parse_congestion)]
+    /// Congestion control: cubic (RFC 9438, the default, as Linux) or newreno (RFC 5681, 6582).
+    #[arg(long, value_name = "ALGORITHM", default_value = "cubic", value_parser = parse_congestion)]
     pub congestion: CongestionControl,
 }
 

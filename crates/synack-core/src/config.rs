@@ -8,9 +8,9 @@ use core::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CongestionControl {
     /// NewReno (RFC 5681, RFC 6582).
-    #[default]
     NewReno,
-    /// CUBIC (RFC 9438), as Linux uses by default.
+    /// CUBIC (RFC 9438): the default, as in Linux.
+    #[default]
     Cubic,
 }
 
@@ -157,7 +157,7 @@ pub struct Config {
     /// always gets its ACK), and for challenge ACKs: Linux's
     /// `tcp_invalid_ratelimit`, 500 ms. Zero turns the limit off.
     pub invalid_ack_ratelimit: Duration,
-    /// The congestion control algorithm.
+    /// The congestion control algorithm (CUBIC by default, as Linux).
     pub congestion_control: CongestionControl,
     /// Segmentation and checksum offload of the device (see [`Offload`]).
     pub offload: Offload,
@@ -202,7 +202,7 @@ impl Default for Config {
             hop_limit: 64,
             challenge_ack_limit: 1000,
             invalid_ack_ratelimit: Duration::from_millis(500),
-            congestion_control: CongestionControl::NewReno,
+            congestion_control: CongestionControl::Cubic,
             offload: Offload::default(),
         }
     }

@@ -6,7 +6,7 @@
 mod support;
 
 use support::*;
-use synack_core::Config;
+use synack_core::{Config, CongestionControl};
 use synack_wire::{SackBlock, TcpFlags, TcpOptions};
 
 const MSS: u32 = 1460;
@@ -24,9 +24,15 @@ fn sack_upto(r: &mut Raw, segments: u32) {
 fn recovery_sends_in_proportion_to_what_is_delivered() {
     // RFC 6675's DupThresh starts the recovery here (RACK, with no time
     // passing in this test, would see the loss on the first SACK); the
-    // window leaves at once (no pacing) so that all of it is in flight.
-    let mut r =
-        Raw::passive_sack(Config { initial_cwnd_segments: 20, rack: false, pacing: false, ..Config::default() });
+    // window leaves at once (no pacing) so that all of it is in flight;
+    // NewReno halves (CUBIC would keep 70 %).
+    let mut r = Raw::passive_sack(Config {
+        initial_cwnd_segments: 20,
+        rack: false,
+        pacing: false,
+        congestion_control: CongestionControl::NewReno,
+        ..Config::default()
+    });
     r.send(&vec![7u8; 40 * MSS as usize]);
     let first = r.take();
     let flight: usize = first.iter().map(|s| s.len).sum();

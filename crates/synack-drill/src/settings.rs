@@ -60,8 +60,10 @@ impl Settings {
             ts_tick: None,
             ts_ecr_scaled: false,
             // Linux paces Reno and CUBIC only under the fq qdisc, which
-            // the kernel engine's namespace does not have.
-            config: Config { pacing: false, ..Config::default() },
+            // the kernel engine's namespace does not have; that namespace
+            // runs reno (hosts may not allow cubic in new namespaces), and
+            // scripts that want CUBIC say tcp_congestion_control=cubic.
+            config: Config { pacing: false, congestion_control: CongestionControl::NewReno, ..Config::default() },
         }
     }
 
