@@ -14,7 +14,6 @@ use std::process::Command;
 /// kernel miss its window now and then.
 const KNOWN_DIFFERENCES: &[&str] = &[
     "congestion/tcp_congestion_sockopt.pkt",
-    "data/peer_window_limits_sending.pkt",
     "reset/challenge_ack_rate_limit.pkt",
     "syn_cookies/always_with_timestamps.pkt",
     "urgent/urgent_data_inline.pkt",

@@ -56,13 +56,26 @@ fn mss_is_clamped_to_our_own_path() {
 fn window_scale_shifts_the_peers_window() {
     let (mut r, synack) = passive_with(syn_options(Some(1460), Some(2), false, None));
     assert_eq!(synack.window_scale, Some(8));
-    // The peer's window field of 1000 means 4000 bytes.
-    r.inject_win(PEER_ISN + 1, r.our_next(), ACK, 1000, &[]);
+    // The peer's window field of 1000 means 4000 bytes (on a segment with
+    // a later SEG.SEQ: a duplicate of the handshake's ACK may not shrink it).
+    r.inject(PEER_ISN + 1, r.our_next(), ACK, b"x");
+    r.inject_win(PEER_ISN + 2, r.our_next(), ACK, 1000, &[]);
     r.send(&[0u8; 10_000]);
     let sent: usize = r.take().iter().map(|s| s.len).sum();
     // Two full segments fit in 4000 bytes (unscaled, 1000 would allow none);
     // the 1080-byte rest waits for a larger window (sender SWS avoidance).
     assert_eq!(sent, 2920);
+}
+
+#[test]
+fn a_duplicate_ack_does_not_shrink_the_window() {
+    // As Linux's tcp_may_update_window: same SEG.SEQ, nothing new
+    // acknowledged, a smaller window: an old duplicate, not an update.
+    let (mut r, _) = passive_with(syn_options(Some(1460), Some(2), false, None));
+    r.inject_win(PEER_ISN + 1, r.our_next(), ACK, 1000, &[]);
+    r.send(&[0u8; 10_000]);
+    let sent: usize = r.take().iter().map(|s| s.len).sum();
+    assert_eq!(sent, 10_000, "all of it (within the initial window), not 4000 bytes");
 }
 
 #[test]

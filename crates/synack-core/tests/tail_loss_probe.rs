@@ -7,7 +7,7 @@ mod support;
 
 use core::time::Duration;
 use support::*;
-use synack_core::Config;
+use synack_core::{Config, CongestionControl};
 use synack_wire::{SackBlock, TcpFlags, TcpOptions};
 
 const MSS: u32 = 1460;
@@ -39,7 +39,8 @@ fn resent_after(r: &mut Raw) -> (Duration, u32) {
 
 #[test]
 fn a_lost_tail_is_probed_before_the_rto_and_the_repair_reduces_cwnd() {
-    let mut r = tail_lost(Config::default());
+    // NewReno: the response halves (CUBIC would keep 70 %).
+    let mut r = tail_lost(Config { congestion_control: CongestionControl::NewReno, ..Config::default() });
     let info = r.p.b.info(r.h.unwrap()).unwrap();
     let (srtt, rto) = (info.srtt.unwrap(), info.rto);
     let (probe, segment) = resent_after(&mut r);

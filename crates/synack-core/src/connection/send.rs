@@ -83,8 +83,16 @@ impl Connection {
         let ack = seg.ack;
         let wnd = u32::from(seg.window) << self.snd_wscale;
         let window_changed = wnd != self.snd_wnd;
-        // Window update, guarded by SND.WL1/SND.WL2 against old segments.
-        if self.snd_una <= ack && (self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= ack)) {
+        // Window update (RFC 9293 §3.10.7.4), guarded against old segments
+        // as Linux's tcp_may_update_window: an ACK of new data or a later
+        // SEG.SEQ updates; with SEG.SEQ = SND.WL1 and nothing new
+        // acknowledged, only a larger or zero window does (the RFC would
+        // also take a smaller one; a reordered old duplicate could then
+        // shrink the window, CONFORMANCE.md).
+        let newer = ack > self.snd_una
+            || self.snd_wl1 < seg.seq
+            || (self.snd_wl1 == seg.seq && (wnd > self.snd_wnd || wnd == 0));
+        if self.snd_una <= ack && newer {
             self.snd_wnd = wnd;
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = ack;
