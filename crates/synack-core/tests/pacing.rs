@@ -9,6 +9,11 @@ use synack_core::Config;
 
 /// When each data segment A sent left, relative to the write, over 20 ms RTT.
 fn departures(cfg: Config) -> Vec<Duration> {
+    departures_and_rate(cfg).0
+}
+
+/// [`departures`], and the pacing rate tcp_info showed at the write.
+fn departures_and_rate(cfg: Config) -> (Vec<Duration>, Option<u64>) {
     let mut p = Pair::with_configs(cfg, Config::default());
     p.delay = Duration::from_millis(10);
     let l = p.listen();
@@ -17,9 +22,20 @@ fn departures(cfg: Config) -> Vec<Duration> {
     p.b.accept(l).expect("accepted");
     let from = p.log.len();
     let start = p.now;
+    let rate = p.a.info(c).unwrap().pacing_rate;
     p.a.send(start, c, &vec![1u8; 10 * 1448]).unwrap();
     p.run_for(Duration::from_millis(15));
-    p.sent_by(Side::A, from).iter().filter(|s| s.len > 0).map(|s| s.at - start).collect()
+    (p.sent_by(Side::A, from).iter().filter(|s| s.len > 0).map(|s| s.at - start).collect(), rate)
+}
+
+#[test]
+fn tcp_info_shows_linuxs_pacing_rate() {
+    // Linux's tcp_update_pacing_rate: 200 % x cwnd / SRTT in slow start.
+    let (_, rate) = departures_and_rate(Config::default());
+    let (cwnd, srtt) = (10.0 * 1448.0, 0.020);
+    let expect = 2.0 * cwnd / srtt;
+    let rate = rate.expect("an RTT was measured in the handshake") as f64;
+    assert!((rate - expect).abs() / expect < 0.02, "{rate} bytes/s, expected {expect}");
 }
 
 #[test]

@@ -257,6 +257,9 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
     m.insert("retrans", (i64::from(i.retrans) + mss - 1) / mss);
     m.insert("reord_seen", i64::from(i.reord_seen));
     m.insert("dsack_dups", i64::from(i.dsack_dups));
+    if let Some(rate) = i.pacing_rate {
+        m.insert("pacing_rate", rate.min(i64::MAX as u64) as i64);
+    }
     m.insert("total_retrans", i.total_retrans as i64);
     m.insert("bytes_acked", i.bytes_acked as i64);
     m.insert("bytes_received", i.bytes_received as i64);

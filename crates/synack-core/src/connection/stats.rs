@@ -133,6 +133,9 @@ pub struct ConnectionInfo {
     pub dsack_dups: u32,
     /// In HyStart++'s Conservative Slow Start (RFC 9406).
     pub conservative_slow_start: bool,
+    /// The pacing rate in bytes per second, as Linux's tcpi_pacing_rate
+    /// (computed whether or not `Config::pacing` uses it; none before an RTT sample).
+    pub pacing_rate: Option<u64>,
 }
 
 impl Connection {
@@ -157,6 +160,7 @@ impl Connection {
             reord_seen: self.rack.as_ref().map_or(0, |r| r.reord_seen()),
             dsack_dups: self.rack.as_ref().map_or(0, |r| r.dsacks_in),
             conservative_slow_start: self.hystart.phase() == crate::congestion::hystart::Phase::Css,
+            pacing_rate: self.pacing_rate(),
             reordering: self.scoreboard.dup_thresh(),
             tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),
