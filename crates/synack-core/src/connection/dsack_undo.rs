@@ -8,7 +8,6 @@
 //! a round trip later. Eifel (RFC 3522, in `send.rs`) undoes sooner when
 //! timestamps are on; whichever comes first undoes once.
 
-use super::rack::is_dsack;
 use super::{Connection, Segment};
 use crate::congestion::CongestionController;
 use crate::seq::SeqNum;
@@ -52,15 +51,12 @@ impl Connection {
         }
     }
 
-    /// An ACK's D-SACK block inside the recovery's range counts; once all
-    /// that was retransmitted is reported duplicate, the recovery is undone.
+    /// An ACK with a D-SACK (its first block): the block counts if it lies
+    /// in the recovery's range; once all that was retransmitted is reported
+    /// duplicate, the recovery is undone.
     pub(super) fn dsack_undo_on_ack(&mut self, seg: &Segment<'_>) {
-        let blocks = seg.options.sack_blocks();
-        if !is_dsack(blocks, seg.ack) {
-            return;
-        }
         let Some(u) = self.rack.as_mut().and_then(|r| r.undo.as_mut()) else { return };
-        let SackBlock { left, right } = blocks[0];
+        let Some(&SackBlock { left, right }) = seg.options.sack_blocks().first() else { return };
         let (l, r) = (SeqNum(left), SeqNum(right));
         if !(u.low <= l && l < r && r <= u.high) {
             return;

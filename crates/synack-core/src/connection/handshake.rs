@@ -119,7 +119,6 @@ impl Connection {
         self.snd_wnd = u32::from(syn.window);
         self.max_snd_wnd = self.snd_wnd;
         self.snd_wl1 = syn.seq;
-        self.snd_wl2 = syn.ack;
         self.negotiate(now, cfg, &syn.options);
         self.last_recv = now;
     }

@@ -264,8 +264,9 @@ pub struct Connection {
     /// Highest sequence number sent plus one (SND.NXT before a go-back).
     snd_max: SeqNum,
     snd_wnd: u32,
+    /// SEG.SEQ of the last window update (SND.WL1; SND.WL2 is not needed:
+    /// the window-update rule looks at SND.UNA instead, as Linux's).
     snd_wl1: SeqNum,
-    snd_wl2: SeqNum,
     max_snd_wnd: u32,
     snd_wscale: u8,
     rcv_wscale: u8,
@@ -398,7 +399,6 @@ impl Connection {
             snd_max: iss,
             snd_wnd: 0,
             snd_wl1: SeqNum(0),
-            snd_wl2: iss,
             max_snd_wnd: 0,
             snd_wscale: 0,
             rcv_wscale: 0,
@@ -635,7 +635,6 @@ impl Connection {
                 self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
                 self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
                 self.snd_wl1 = seg.seq;
-                self.snd_wl2 = seg.ack;
                 self.establish();
             } else {
                 self.reply_rst_for_ack(seg);

@@ -59,6 +59,16 @@ struct Estimate {
     advanced: bool,
 }
 
+/// The connection's state the reordering window depends on (§6.2 step 4).
+#[derive(Debug, Clone, Copy)]
+struct Context {
+    in_recovery: bool,
+    mss: u32,
+    /// RFC 6675's DupThresh.
+    dup_thresh: u32,
+    srtt: Option<Duration>,
+}
+
 /// One ACK's context for [`Estimate::on_delivered`].
 struct Delivery<F> {
     now: Instant,
@@ -114,12 +124,21 @@ impl Rack {
     }
 
     /// RFC 8985 §6.2 step 4: the reordering window.
-    fn reo_wnd(&self, in_recovery: bool, sacked_segments: u32, dup_thresh: u32, srtt: Option<Duration>) -> Duration {
-        if !self.est.reordering_seen && (in_recovery || sacked_segments >= dup_thresh) {
+    fn reo_wnd(&self, c: Context) -> Duration {
+        let sacked_segments = self.log.sacked_bytes().div_ceil(c.mss);
+        if !self.est.reordering_seen && (c.in_recovery || sacked_segments >= c.dup_thresh) {
             return Duration::ZERO;
         }
         let quarter = self.est.min_rtt.unwrap_or_default() / 4 * u32::from(self.reo_wnd_mult);
-        srtt.map_or(quarter, |s| quarter.min(s))
+        c.srtt.map_or(quarter, |s| quarter.min(s))
+    }
+
+    /// A retransmission timeout: SACK and loss marks go (RFC 2018 §8), and
+    /// with them the reordering timer and the undo of the last recovery.
+    pub fn on_rto(&mut self) {
+        self.log.on_timeout();
+        self.timer = None;
+        self.undo = None;
     }
 
     /// RFC 8985 §6.2 step 4, the D-SACK part, for one ACK.
@@ -159,10 +178,13 @@ impl Rack {
         self.est.reord_seen
     }
 
-    /// RFC 8985 §6.2 step 5, RACK_detect_loss: marks what is overdue and
-    /// returns how long until the next segment would be.
-    fn detect_loss(&mut self, now: Instant, reo_wnd: Duration) -> (bool, Option<Duration>) {
-        let Some(rack_xmit) = self.est.xmit else { return (false, None) };
+    /// RFC 8985 §6.2 steps 4-5, RACK_detect_loss: marks what is overdue,
+    /// sets the reordering timer for what is not yet, and says whether
+    /// anything was marked.
+    fn detect_loss(&mut self, now: Instant, c: Context) -> bool {
+        let reo_wnd = self.reo_wnd(c);
+        self.timer = None;
+        let Some(rack_xmit) = self.est.xmit else { return false };
         let (rack_end, rtt) = (self.est.end, self.est.rtt);
         let mut wait: Option<Duration> = None;
         let marked = self.log.mark_lost(|e| {
@@ -181,7 +203,8 @@ impl Rack {
                 Some(false)
             }
         });
-        (marked, wait)
+        self.timer = wait.map(|w| now + w + TIMER_SLACK);
+        marked
     }
 }
 
@@ -213,16 +236,21 @@ impl Connection {
     /// RFC 8985 §6.2 on an ACK: what it delivered updates RACK, the
     /// reordering window adapts, and overdue segments are marked lost
     /// (the reordering timer covers the rest). Returns whether any was.
-    pub(super) fn rack_on_ack(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>, una_before: SeqNum) -> bool {
-        let (snd_max, snd_nxt, mss) = (self.snd_max, self.snd_nxt, u32::from(self.snd_mss));
+    /// `dsack`: the ACK's first SACK block is a D-SACK ([`is_dsack`]).
+    pub(super) fn rack_on_ack(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        seg: &Segment<'_>,
+        una_before: SeqNum,
+        dsack: bool,
+    ) -> bool {
+        let (snd_max, snd_nxt) = (self.snd_max, self.snd_nxt);
         let ts_offset = self.ts_offset;
         let ts_at = |t: Instant| Connection::ts_clock(t, ts_offset);
         let ecr = seg.options.timestamps.map(|(_, ecr)| ecr);
         let blocks = seg.options.sack_blocks();
-        let dsack = is_dsack(blocks, seg.ack);
-        let in_recovery = self.in_recovery;
-        let dup_thresh = self.scoreboard.dup_thresh();
-        let srtt = self.rtt.srtt();
+        let context = self.detection_context();
         let Some(r) = self.rack.as_mut() else { return false };
         let una = if seg.ack > una_before { seg.ack } else { una_before };
         let d = Delivery { now, ecr, ts_at, prior_fack: r.est.fack };
@@ -244,10 +272,7 @@ impl Connection {
             return false;
         }
         r.est.advanced = false;
-        let sacked_segments = r.log.sacked_bytes().div_ceil(mss.max(1));
-        let reo_wnd = r.reo_wnd(in_recovery, sacked_segments, dup_thresh, srtt);
-        let (marked, wait) = r.detect_loss(now, reo_wnd);
-        r.timer = wait.map(|w| now + w + TIMER_SLACK);
+        let marked = r.detect_loss(now, context);
         if r.timer.is_some() && self.tlp.armed() {
             // The reordering timer takes the probe's place (Linux has one timer).
             self.schedule_probe(now, cfg);
@@ -257,14 +282,17 @@ impl Connection {
 
     /// The reordering timer fired (RFC 8985 §6.3): mark what is overdue now.
     pub(super) fn rack_on_timer(&mut self, now: Instant) -> bool {
-        let (in_recovery, mss, dup_thresh, srtt) =
-            (self.in_recovery, u32::from(self.snd_mss), self.scoreboard.dup_thresh(), self.rtt.srtt());
-        let Some(r) = self.rack.as_mut() else { return false };
-        r.timer = None;
-        let sacked_segments = r.log.sacked_bytes().div_ceil(mss.max(1));
-        let reo_wnd = r.reo_wnd(in_recovery, sacked_segments, dup_thresh, srtt);
-        let (marked, wait) = r.detect_loss(now, reo_wnd);
-        r.timer = wait.map(|w| now + w + TIMER_SLACK);
-        marked
+        let context = self.detection_context();
+        self.rack.as_mut().is_some_and(|r| r.detect_loss(now, context))
+    }
+
+    /// What the reordering window depends on besides RACK's own state.
+    fn detection_context(&self) -> Context {
+        Context {
+            in_recovery: self.in_recovery,
+            mss: u32::from(self.snd_mss).max(1),
+            dup_thresh: self.scoreboard.dup_thresh(),
+            srtt: self.rtt.srtt(),
+        }
     }
 }

@@ -42,6 +42,7 @@ impl Scoreboard {
     }
 
     /// True when nothing above SND.UNA is SACKed.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -5,7 +5,7 @@
 //! building every outgoing segment.
 
 use super::tail_loss_probe::Probe;
-use super::{prr, Connection, Recovery, Rst, Segment, State, TxLimits, Undo};
+use super::{prr, rack, Connection, Recovery, Rst, Segment, State, TxLimits, Undo};
 use crate::congestion::CongestionController;
 use crate::error::Error;
 use crate::seq::SeqNum;
@@ -95,19 +95,20 @@ impl Connection {
         if self.snd_una <= ack && newer {
             self.snd_wnd = wnd;
             self.snd_wl1 = seg.seq;
-            self.snd_wl2 = ack;
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);
         }
         let mss = u32::from(self.snd_mss);
         // RFC 6937: DeliveredData = change in SND.UNA + change in SACKed bytes.
         let (una_before, sacked_before) = (self.snd_una, self.sacked_bytes());
-        if self.sack_ok {
+        let dsack = rack::is_dsack(seg.options.sack_blocks(), ack);
+        if self.sack_ok && !self.rack_on() {
             let una = if ack > self.snd_una { ack } else { self.snd_una };
             self.scoreboard.update(una, self.snd_max, seg.options.sack_blocks());
         }
-        // RFC 8985 §6.2: what the ACK delivered, and what it shows lost.
-        let rack_lost = ack <= self.snd_max && self.rack_on_ack(now, cfg, seg, una_before);
-        self.on_ack_for_probe(seg, mss);
+        // RFC 8985 §6.2: what the ACK delivered, and what it shows lost
+        // (with RACK, its log is the one record of what is SACKed).
+        let rack_lost = ack <= self.snd_max && self.rack_on_ack(now, cfg, seg, una_before, dsack);
+        self.on_ack_for_probe(seg, dsack, mss);
         if ack > self.snd_una {
             let acked = ack.since(self.snd_una);
             let rtt_sample = self.take_rtt_sample(now, cfg, seg);
@@ -199,7 +200,9 @@ impl Connection {
             }
         }
         // RFC 2883 §5: D-SACKs may show the last recovery needless.
-        self.dsack_undo_on_ack(seg);
+        if dsack {
+            self.dsack_undo_on_ack(seg);
+        }
     }
 
     /// The congestion window sending goes by: PRR's during SACK recovery
@@ -229,6 +232,14 @@ impl Connection {
         }
     }
 
+    /// Just past the highest byte below SND.MAX that is not SACKed.
+    pub(super) fn unsacked_end(&self) -> SeqNum {
+        match self.rack.as_ref() {
+            Some(r) => r.log.unsacked_end(self.snd_max),
+            None => self.scoreboard.unsacked_end(self.snd_max),
+        }
+    }
+
     /// Whether loss is known: RACK marked a segment lost (RFC 8985 §6.2),
     /// or without RACK, RFC 6675's IsLost(SND.UNA).
     fn loss_detected(&self, rack_marked: bool) -> bool {
@@ -243,7 +254,7 @@ impl Connection {
     pub(super) fn enter_recovery(&mut self, now: Instant, mss: u32) {
         // RFC 9406: a loss ends slow start, and HyStart++ with it.
         self.hystart.stop();
-        let sack = self.sack_ok && !self.scoreboard.is_empty();
+        let sack = self.sack_ok && self.sacked_bytes() > 0;
         // RFC 3522 §2: remember what the reduction undoes, and the TSval of
         // the retransmission (nothing sent before it carries one as high).
         let undo = (self.ts_ok && sack).then(|| Undo {
@@ -353,7 +364,7 @@ impl Connection {
             self.high_rxt = end;
             return Some(n);
         }
-        let end = self.scoreboard.unsacked_end(self.snd_max);
+        let end = self.unsacked_end();
         if self.rescue_rxt < self.recover && self.snd_una > self.rescue_rxt && end > self.high_rxt {
             self.rescue_rxt = self.recover;
             let seq = (end - mss).max(self.snd_una).max(self.high_rxt);
@@ -410,8 +421,7 @@ impl Connection {
         if self.cc.cwnd() >= self.cc.ssthresh() {
             return acked;
         }
-        let g = self.hystart.on_ack(ack, self.snd_nxt, rtt);
-        match g {
+        match self.hystart.on_ack(ack, self.snd_nxt, rtt) {
             Growth::Full => acked,
             // The controller's byte-counting limit (L = 2 segments) first.
             Growth::Conservative => acked.min(2 * u32::from(self.snd_mss)) / CSS_GROWTH_DIVISOR,
@@ -493,7 +503,7 @@ impl Connection {
                 Probe::Tail => {
                     // The last segment sent (and the FIN, if it went) that
                     // the peer has not SACKed.
-                    let unsacked = self.scoreboard.unsacked_end(self.snd_max);
+                    let unsacked = self.unsacked_end();
                     let data_end = (self.snd_buf_seq + self.send_buf.len() as u32).min(unsacked);
                     let seq = (data_end - u32::from(self.snd_mss)).max(self.snd_una);
                     self.send_range(now, cfg, buf, seq, usize::from(self.snd_mss)).map(|(n, _)| n)

@@ -210,6 +210,20 @@ impl SentLog {
         Some((start, e.end.since(start).min(max)))
     }
 
+    /// Just past the highest byte below `snd_max` that is not SACKed (where
+    /// a probe of the tail ends): `snd_max`, unless the entries that end
+    /// the flight are SACKed.
+    pub fn unsacked_end(&self, snd_max: SeqNum) -> SeqNum {
+        let mut end = snd_max;
+        for e in self.entries.iter().rev() {
+            if !e.has(SACKED) || e.end < end {
+                break;
+            }
+            end = e.start;
+        }
+        end
+    }
+
     /// A retransmission timeout (RFC 2018 §8): SACK information and loss
     /// marks are forgotten; everything is sent again from SND.UNA.
     pub fn on_timeout(&mut self) {
@@ -304,6 +318,8 @@ pub(crate) fn fuzz_ops(data: &[u8]) {
         if let Some((s, n)) = log.first_lost(una, 1460) {
             assert!(s >= una && s + n <= max && n > 0);
         }
+        let end = log.unsacked_end(max);
+        assert!(end >= una && end <= max);
     }
 }
 
@@ -387,6 +403,19 @@ mod tests {
         });
         assert_eq!(asked, 2);
         assert_eq!(log.lost_bytes(), 1000);
+    }
+
+    #[test]
+    fn the_unsacked_end_skips_the_sacked_tail() {
+        let mut log = log_of(&[(0, 1000, 1), (1000, 2000, 2), (2000, 3000, 3)]);
+        assert_eq!(log.unsacked_end(s(3000)), s(3000));
+        log.on_sack(s(2000), s(3000), |_| {});
+        assert_eq!(log.unsacked_end(s(3000)), s(2000));
+        log.on_sack(s(1000), s(2000), |_| {});
+        assert_eq!(log.unsacked_end(s(3000)), s(1000));
+        let mut log = log_of(&[(0, 1000, 1), (1000, 2000, 2), (2000, 3000, 3)]);
+        log.on_sack(s(1000), s(2000), |_| {});
+        assert_eq!(log.unsacked_end(s(3000)), s(3000), "a SACK below the tail does not move it");
     }
 
     #[test]

@@ -154,12 +154,12 @@ impl Connection {
     /// tcp_process_tlp_ack): an ACK beyond the probe without a D-SACK means
     /// the probe repaired a loss, and cwnd is reduced as for fast recovery;
     /// a D-SACK, or a pure duplicate ACK, says the original arrived too.
-    pub(super) fn on_ack_for_probe(&mut self, seg: &Segment<'_>, mss: u32) {
+    /// `dsack`: the ACK carries a D-SACK (`rack::is_dsack`).
+    pub(super) fn on_ack_for_probe(&mut self, seg: &Segment<'_>, dsack: bool, mss: u32) {
         let Some(high) = self.tlp.high_seq() else { return };
         if seg.ack < high {
             return;
         }
-        let dsack = seg.options.sack_blocks().first().is_some_and(|b| SeqNum(b.left) < seg.ack);
         if !self.tlp.has(RETRANSMITTED) || dsack {
             self.tlp.set(OUT, false);
         } else if seg.ack > high {

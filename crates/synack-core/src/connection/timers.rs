@@ -151,9 +151,7 @@ impl Connection {
                     // RFC 2018 §8: after a timeout, SACK information is not relied on.
                     self.scoreboard.on_timeout(mss);
                     if let Some(r) = self.rack.as_mut() {
-                        r.log.on_timeout();
-                        r.timer = None;
-                        r.undo = None;
+                        r.on_rto();
                     }
                     self.recovery = None;
                     self.dupacks = 0;
