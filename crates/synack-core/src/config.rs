@@ -101,6 +101,11 @@ pub struct Config {
     /// retransmissions found too (Linux's tcp_recovery bit 0, on). Off, the
     /// RFC 6675 DupThresh rules decide.
     pub rack: bool,
+    /// F-RTO (RFC 5682): after a timeout, send new data before going back,
+    /// and undo the timeout if the originals were only delayed (Linux's
+    /// tcp_frto, on). Eifel detection with timestamps (RFC 3522) undoes
+    /// spurious timeouts either way.
+    pub frto: bool,
     /// HyStart++ (RFC 9406) in the initial slow start: leave it when the RTT
     /// shows the queue building, before it overflows (Linux's CUBIC runs
     /// HyStart, on by default).
@@ -181,6 +186,7 @@ impl Default for Config {
             slow_start_after_idle: true,
             tail_loss_probe: true,
             rack: true,
+            frto: true,
             hystart: true,
             pacing: true,
             nodelay: false,

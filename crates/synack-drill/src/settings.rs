@@ -275,6 +275,9 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
             "tcp_early_retrans" => c.tail_loss_probe = matches!(num::<u32>(key, v)?, 3 | 4),
             // Linux's bit 0 (TCP_RACK_LOSS_DETECTION) turns RACK on.
             "tcp_recovery" => c.rack = num::<u32>(key, v)? & 1 != 0,
+            // Linux: 0 off; 1 and 2 (the default) on (RFC 5682; its 2 is the
+            // SACK-enhanced version where SACK is in use, as here).
+            "tcp_frto" => c.frto = num::<u32>(key, v)? != 0,
             "tcp_min_rtt_wlen" | "tcp_abort_on_overflow" => {
                 return Err(Applied::Warn(format!("{key} has no effect on synack")))
             }
@@ -363,6 +366,10 @@ mod tests {
         assert!(!c.rack);
         assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_recovery", "1"), Applied::Ok);
         assert!(c.rack);
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_frto", "0"), Applied::Ok);
+        assert!(!c.frto);
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_frto", "2"), Applied::Ok);
+        assert!(c.frto);
         let pairs = sysctls_in("sysctl -q net.ipv4.a=1 'net.ipv4.b=2 3' net.ipv4.c=\"4 5 6\"");
         assert_eq!(pairs.len(), 3);
         assert_eq!(pairs[1], ("net.ipv4.b".to_string(), "2 3".to_string()));

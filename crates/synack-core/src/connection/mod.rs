@@ -6,6 +6,7 @@ mod ack_policy;
 mod blind_attacks;
 mod close;
 mod dsack_undo;
+mod frto;
 mod handshake;
 mod icmp;
 mod options;
@@ -139,6 +140,9 @@ pub(crate) struct Recovery {
     pub undo: Option<Undo>,
     /// Proportional Rate Reduction of a SACK recovery (RFC 6937).
     pub prr: Option<prr::Prr>,
+    /// A timeout's recovery, and where F-RTO is in it (RFC 5682); `None`
+    /// for a fast recovery.
+    pub timeout: Option<frto::Frto>,
 }
 
 /// Who a new connection is, and the options of the socket it belongs to.

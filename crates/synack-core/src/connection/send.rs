@@ -5,7 +5,7 @@
 //! building every outgoing segment.
 
 use super::tail_loss_probe::Probe;
-use super::{prr, rack, Connection, Recovery, Rst, Segment, State, TxLimits, Undo};
+use super::{frto, prr, rack, Connection, Recovery, Rst, Segment, State, TxLimits, Undo};
 use crate::congestion::CongestionController;
 use crate::error::Error;
 use crate::seq::SeqNum;
@@ -99,8 +99,17 @@ impl Connection {
         }
         let mss = u32::from(self.snd_mss);
         // RFC 6937: DeliveredData = change in SND.UNA + change in SACKed bytes.
-        let (una_before, sacked_before) = (self.snd_una, self.sacked_bytes());
+        let (una_before, sacked_before, nxt_before) = (self.snd_una, self.sacked_bytes(), self.snd_nxt);
         let dsack = rack::is_dsack(seg.options.sack_blocks(), ack);
+        let frto_ack = |dupack| frto::FrtoAck {
+            una_before,
+            nxt_before,
+            sacked_before,
+            dupack,
+            dsack,
+            blocks: seg.options.sack_blocks(),
+            ecr: seg.options.timestamps.map(|(_, ecr)| ecr),
+        };
         if self.sack_ok && !self.rack_on() {
             let una = if ack > self.snd_una { ack } else { self.snd_una };
             self.scoreboard.update(una, self.snd_max, seg.options.sack_blocks());
@@ -129,6 +138,9 @@ impl Connection {
             // RFC 6298 §5 (after 5.7): the backed-off RTO collapses only
             // with a new RTT measurement (RttEstimator::sample), as Linux.
             self.retries = 0;
+            // RFC 5682, RFC 3522: a timeout shown spurious is undone before
+            // cwnd grows for this ACK (as Linux).
+            self.frto_on_ack(&frto_ack(false));
             let spurious = self.in_recovery && self.retransmission_was_spurious(seg);
             if self.in_recovery {
                 if spurious {
@@ -174,6 +186,7 @@ impl Connection {
             // are not (the data is not lost, the window is closed).
             self.dupacks = self.dupacks.saturating_add(1);
             self.stats.dup_acks_in += 1;
+            self.frto_on_ack(&frto_ack(true));
             if self.in_recovery {
                 if !self.sack_recovery {
                     self.cc.on_dup_ack_in_recovery(mss);
@@ -277,11 +290,11 @@ impl Connection {
             self.dsack_undo_begin(prior_cwnd, self.cc.ssthresh());
             self.cc.on_sack_recovery(self.flight(), mss);
             let prr = Some(prr::Prr::new(prior_cwnd, self.cc.cwnd()));
-            self.recovery = Some(Box::new(Recovery { undo, prr }));
+            self.recovery = Some(Box::new(Recovery { undo, prr, timeout: None }));
         } else {
             self.cc.on_fast_retransmit(self.flight(), mss);
             // Without SACK there is neither undo (it needs SACK) nor PRR.
-            self.recovery = undo.map(|u| Box::new(Recovery { undo: Some(u), prr: None }));
+            self.recovery = undo.map(|u| Box::new(Recovery { undo: Some(u), prr: None, timeout: None }));
         }
     }
 
@@ -384,6 +397,8 @@ impl Connection {
         }
         if self.sack_recovery {
             by_peer.min(self.effective_cwnd().saturating_sub(self.pipe()))
+        } else if let Some(flight) = self.frto_flight() {
+            by_peer.min(self.cc.cwnd().saturating_sub(flight))
         } else {
             by_peer.min(self.cc.cwnd().saturating_sub(in_flight))
         }
@@ -604,7 +619,10 @@ impl Connection {
         // sized as Linux sizes TSO bursts (RFC 9293 §3.7.4 and Linux's
         // tcp_mss_split_point: a partial tail rides only at the end of the
         // queued data, and only when Nagle would send it).
-        let goal = if self.tx.gso { self.tso_goal() } else { mss };
+        // At most half of cwnd in one burst, so that at least two are in
+        // flight (Linux's tcp_cwnd_test).
+        let half_cwnd = (self.effective_cwnd() as usize / mss / 2).max(1) * mss;
+        let goal = if self.tx.gso { self.tso_goal().min(half_cwnd) } else { mss };
         let mut len = unsent.min(goal).min(room);
         if len > mss && len % mss != 0 && (len < unsent || self.nagle_holds_runt(in_flight)) {
             len -= len % mss;

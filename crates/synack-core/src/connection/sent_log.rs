@@ -224,6 +224,14 @@ impl SentLog {
         end
     }
 
+    /// The loss marks were wrong (a spurious timeout): nothing is lost.
+    pub fn clear_lost(&mut self) {
+        for e in self.entries.iter_mut() {
+            e.flags &= !LOST;
+        }
+        self.lost = 0;
+    }
+
     /// A retransmission timeout (RFC 2018 §8): SACK information and loss
     /// marks are forgotten; everything is sent again from SND.UNA.
     pub fn on_timeout(&mut self) {

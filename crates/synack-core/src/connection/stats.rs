@@ -15,6 +15,7 @@ pub(super) struct Stats {
     pub retransmits: u64,
     pub fast_retransmits: u64,
     pub spurious_recoveries: u32,
+    pub spurious_timeouts: u32,
     pub timeouts: u32,
     pub dup_acks_in: u64,
     pub ooo_segments: u64,
@@ -98,6 +99,9 @@ pub struct ConnectionInfo {
     pub spurious_recoveries: u64,
     /// Retransmission timeouts.
     pub timeouts: u64,
+    /// Timeouts found spurious (F-RTO, RFC 5682, or Eifel, RFC 3522) and
+    /// undone (Linux's TCPSpuriousRTOs).
+    pub spurious_timeouts: u64,
     /// Out-of-order segments received.
     pub ooo_segments: u64,
     /// Zero-window probes sent.
@@ -186,6 +190,7 @@ impl Connection {
             fast_retransmits: s.fast_retransmits,
             spurious_recoveries: u64::from(s.spurious_recoveries),
             timeouts: u64::from(s.timeouts),
+            spurious_timeouts: u64::from(s.spurious_timeouts),
             ooo_segments: s.ooo_segments,
             window_probes: u64::from(s.window_probes),
             challenge_acks: u64::from(s.challenge_acks),

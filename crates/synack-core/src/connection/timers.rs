@@ -141,6 +141,8 @@ impl Connection {
                     // Persist: probe the closed window.
                     self.force_probe = true;
                 } else {
+                    // RFC 5682 step 1 (before the reduction it may undo).
+                    self.frto_on_timeout(now, cfg);
                     self.cc.on_rto(self.snd_max.since(self.snd_una), mss);
                     self.hystart.stop();
                     self.stats.timeouts = self.stats.timeouts.saturating_add(1);
@@ -153,7 +155,6 @@ impl Connection {
                     if let Some(r) = self.rack.as_mut() {
                         r.on_rto();
                     }
-                    self.recovery = None;
                     self.dupacks = 0;
                     self.force_probe = self.snd_wnd == 0;
                 }

@@ -350,18 +350,29 @@ impl Raw {
     /// As [`Raw::passive_with`], with a peer that offered SACK and window
     /// scaling, and that answers the SYN-ACK 50 ms later (the first RTT sample).
     pub fn passive_sack(cfg: Config) -> Raw {
+        Raw::passive_offering(cfg, true, false)
+    }
+
+    /// As [`Raw::passive_sack`], with SACK and timestamps (the peer's
+    /// TSval 1, echoing ours in its ACK) offered or not.
+    pub fn passive_offering(cfg: Config, sack: bool, ts: bool) -> Raw {
         let mut p = Pair::with_configs(Config::default(), cfg);
         p.hold_b = true;
         p.listen();
         let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };
         let mut o = TcpOptions::default();
         o.mss = Some(1460);
-        o.sack_permitted = true;
+        o.sack_permitted = sack;
         o.window_scale = Some(7);
+        o.timestamps = ts.then_some((1, 0));
         r.p.deliver(Side::B, &craft_with(Side::A, PEER_ISN, 0, TcpFlags::SYN, 65535, o, &[]));
-        r.iss = r.take().remove(0).seq;
+        let syn_ack = r.take().remove(0);
+        r.iss = syn_ack.seq;
         r.run_for(Duration::from_millis(50));
-        r.inject(PEER_ISN + 1, r.iss.wrapping_add(1), TcpFlags::ACK, &[]);
+        let mut o = TcpOptions::default();
+        o.timestamps = syn_ack.options.timestamps.map(|(val, _)| (1, val));
+        let ack = craft_with(Side::A, PEER_ISN + 1, r.iss.wrapping_add(1), TcpFlags::ACK, 65535, o, &[]);
+        r.p.deliver(Side::B, &ack);
         r.h = Some(r.p.b.accept(r.p.listener.unwrap()).unwrap());
         r
     }
