@@ -73,8 +73,15 @@ pub struct Config {
     pub mtu: u16,
     /// Send buffer limit in bytes (memory is taken only as data is queued).
     pub send_buffer: usize,
-    /// Receive buffer limit in bytes; sets the window scale we advertise.
+    /// Receive buffer limit in bytes (with autotuning, the most a buffer
+    /// grows to); sets the window scale we advertise.
     pub recv_buffer: usize,
+    /// The receive buffer a connection starts with when autotuning (Linux's
+    /// tcp_rmem[1]); `recv_buffer` is then the most it grows to (tcp_rmem[2]).
+    pub recv_buffer_initial: usize,
+    /// Receive-buffer autotuning (Linux's tcp_moderate_rcvbuf, on): the
+    /// buffer grows to twice what the application reads per RTT.
+    pub recv_autotuning: bool,
     /// Offer and accept window scaling (RFC 7323 §2).
     pub window_scaling: bool,
     /// Offer and accept timestamps (RFC 7323 §3).
@@ -174,6 +181,8 @@ impl Default for Config {
             mtu: 1500,
             send_buffer: 4 << 20,
             recv_buffer: 8 << 20,
+            recv_buffer_initial: 128 << 10,
+            recv_autotuning: true,
             window_scaling: true,
             timestamps: true,
             sack: true,

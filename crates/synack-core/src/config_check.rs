@@ -74,7 +74,12 @@ impl Config {
         if self.mtu < MIN_MTU {
             return Err(E::MtuTooSmall(self.mtu));
         }
-        for (name, size) in [("send_buffer", self.send_buffer), ("recv_buffer", self.recv_buffer)] {
+        let sizes = [
+            ("send_buffer", self.send_buffer),
+            ("recv_buffer", self.recv_buffer),
+            ("recv_buffer_initial", self.recv_buffer_initial),
+        ];
+        for (name, size) in sizes {
             if size == 0 {
                 return Err(E::EmptyBuffer(name));
             }

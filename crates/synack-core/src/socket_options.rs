@@ -20,6 +20,10 @@ pub struct SocketOptions {
     /// Bytes the receive buffer holds; it bounds the window offered and,
     /// when set before the SYN, the window scale (RFC 7323 §2.2).
     pub recv_buffer: usize,
+    /// The receive buffer starts at `Config::recv_buffer_initial` and grows
+    /// with the path up to `recv_buffer` (autotuning, Linux's
+    /// tcp_moderate_rcvbuf); setting SO_RCVBUF turns it off (SOCK_RCVBUF_LOCK).
+    pub recv_autotune: bool,
     /// TCP_NODELAY: Nagle's algorithm (RFC 9293 §3.7.4) off.
     pub nodelay: bool,
     /// TCP_CORK: only full-sized segments (and a FIN) go out.
@@ -45,6 +49,7 @@ impl SocketOptions {
         SocketOptions {
             send_buffer: cfg.send_buffer,
             recv_buffer: cfg.recv_buffer,
+            recv_autotune: cfg.recv_autotuning,
             nodelay: cfg.nodelay,
             cork: false,
             keepalive: cfg.keepalive,

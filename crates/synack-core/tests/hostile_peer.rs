@@ -15,7 +15,9 @@ const BUFFER: usize = 1 << 20;
 /// B established with a scripted peer that offers window scaling, so that
 /// B's window can open to the whole buffer.
 fn peer() -> Raw {
-    let mut p = Pair::with_configs(Config::default(), Config { recv_buffer: BUFFER, ..Config::default() });
+    // A fixed buffer (no autotuning): the window opens to all of it at once.
+    let cfg = Config { recv_buffer: BUFFER, recv_autotuning: false, ..Config::default() };
+    let mut p = Pair::with_configs(Config::default(), cfg);
     p.hold_b = true;
     p.listen();
     let mut r = Raw { p, side: Side::B, peer_isn: PEER_ISN, iss: 0, h: None };

@@ -122,3 +122,35 @@ fn linger_zero_makes_close_a_reset_and_bad_options_are_refused() {
     assert!(out.iter().any(|s| s.flags.rst()), "RST, not FIN: {:?}", out.iter().map(|s| s.flags).collect::<Vec<_>>());
     assert!(out.iter().all(|s| !s.flags.contains(TcpFlags::FIN)));
 }
+
+#[test]
+fn setting_the_receive_buffer_stops_autotuning() {
+    // A 20 ms path, 4 MB from B to A; A reads as data arrives.
+    let mut p = Pair::new();
+    p.delay = Duration::from_millis(10);
+    p.listen();
+    let c = p.connect();
+    p.run_for(Duration::from_millis(100));
+    let s = p.b.accept(p.listener.unwrap()).unwrap();
+    let initial = Config::default().recv_buffer_initial;
+    assert_eq!(p.a.info(c).unwrap().recv_buffer, initial, "autotuning starts small");
+    let transfer = |p: &mut Pair| {
+        for _ in 0..40 {
+            let now = p.now;
+            p.b.send(now, s, &vec![7u8; 100_000]).unwrap();
+            p.run_for(Duration::from_millis(20));
+            p.read_all(Side::A, c);
+        }
+    };
+    transfer(&mut p);
+    let grown = p.a.info(c).unwrap().recv_buffer;
+    assert!(grown > initial, "the buffer grew with the path: {grown}");
+    // SO_RCVBUF: that size, fixed from now on (Linux's SOCK_RCVBUF_LOCK).
+    let mut opts = p.a.socket_options();
+    opts.recv_buffer = 100_000;
+    opts.recv_autotune = false;
+    let now = p.now;
+    p.a.set_options(now, c, &opts).unwrap();
+    transfer(&mut p);
+    assert_eq!(p.a.info(c).unwrap().recv_buffer, 100_000);
+}

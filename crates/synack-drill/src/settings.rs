@@ -208,12 +208,12 @@ pub fn apply_config(c: &mut Config, key: &str, v: &str) -> Applied {
 pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
     let key = name.trim_start_matches("net.ipv4.").trim_start_matches("net.core.");
     let secs = |v: &str| -> Result<Duration, Applied> { Ok(Duration::from_secs(num(key, v)?)) };
-    let max_of_three = |v: &str| -> Result<usize, Applied> {
-        v.split_whitespace()
-            .last()
-            .ok_or_else(|| Applied::Invalid(format!("{key}: empty")))?
-            .parse()
-            .map_err(|_| Applied::Invalid(format!("{key}: '{v}'")))
+    // tcp_rmem / tcp_wmem: "min default max".
+    let nth_of_three = |v: &str, n: usize| -> Result<usize, Applied> {
+        let words: Vec<&str> = v.split_whitespace().collect();
+        let word =
+            words.get(n.min(words.len().saturating_sub(1))).ok_or_else(|| Applied::Invalid(format!("{key}: empty")))?;
+        word.parse().map_err(|_| Applied::Invalid(format!("{key}: '{v}'")))
     };
     result((|| {
         match key {
@@ -223,8 +223,12 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
             "tcp_syn_retries" => c.syn_retries = num(key, v)?,
             "tcp_synack_retries" => c.synack_retries = num(key, v)?,
             "tcp_retries2" => c.retries2 = num(key, v)?,
-            "tcp_rmem" => c.recv_buffer = max_of_three(v)?,
-            "tcp_wmem" => c.send_buffer = max_of_three(v)?,
+            "tcp_rmem" => {
+                c.recv_buffer = nth_of_three(v, 2)?;
+                c.recv_buffer_initial = nth_of_three(v, 1)?;
+            }
+            "tcp_wmem" => c.send_buffer = nth_of_three(v, 2)?,
+            "tcp_moderate_rcvbuf" => c.recv_autotuning = boolean(key, v)?,
             "tcp_fin_timeout" => c.fin_timeout = secs(v)?,
             "tcp_keepalive_time" => c.keepalive_idle = secs(v)?,
             "tcp_keepalive_intvl" => c.keepalive_interval = secs(v)?,
@@ -348,7 +352,9 @@ mod tests {
             assert_eq!(apply_sysctl(&mut c, &k, &v), Applied::Ok);
         }
         assert!(!c.sack);
-        assert_eq!(c.recv_buffer, 1_000_000);
+        assert_eq!((c.recv_buffer, c.recv_buffer_initial), (1_000_000, 87380));
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_moderate_rcvbuf", "0"), Applied::Ok);
+        assert!(!c.recv_autotuning);
         assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "cubic"), Applied::Ok);
         assert_eq!(c.congestion_control, CongestionControl::Cubic);
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "bbr"), Applied::Unsupported(_)));

@@ -408,7 +408,11 @@ impl SynackTarget {
             // buffer holds is about the value asked, which is what synack keeps.
             "SO_RCVBUF" => {
                 let v = need()?.clamp(MIN_RCVBUF / 2, BUF_MAX) as usize;
-                self.set_opts(fd, |o| o.recv_buffer = v)?;
+                // A size set by the user ends autotuning (SOCK_RCVBUF_LOCK).
+                self.set_opts(fd, |o| {
+                    o.recv_buffer = v;
+                    o.recv_autotune = false;
+                })?;
             }
             "SO_SNDBUF" => {
                 let v = need()?.clamp(MIN_SNDBUF / 2, BUF_MAX) as usize;

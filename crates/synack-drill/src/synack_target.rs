@@ -267,6 +267,10 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
     m.insert("segs_in", i.segs_in as i64);
     m.insert("notsent_bytes", i.notsent_bytes as i64);
     m.insert("snd_wnd", i64::from(i.snd_wnd));
+    m.insert("rcv_space", i64::from(i.rcv_space));
+    if let Some(rtt) = i.rcv_rtt {
+        m.insert("rcv_rtt", us(rtt));
+    }
     m.insert("bytes_sent", i.bytes_sent as i64);
     Some(m)
 }

@@ -74,6 +74,8 @@ pub struct Flow {
     pub segments: u64,
     /// Retransmission timeouts at the sender.
     pub timeouts: u64,
+    /// The receiver's receive buffer at the end (autotuning grows it).
+    pub receive_buffer: usize,
 }
 
 impl Flow {
@@ -167,6 +169,7 @@ pub fn run_synack(b: &Bottleneck, cfg: Config, limit: Duration) -> Report {
                 retransmits: info.map_or(0, |i| i.total_retrans),
                 segments: info.map_or(0, |i| i.segs_out),
                 timeouts: info.map_or(0, |i| i.timeouts),
+                receive_buffer: out.server_info.map_or(0, |i| i.recv_buffer),
             }
         })
         .collect();

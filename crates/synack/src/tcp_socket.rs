@@ -174,7 +174,10 @@ impl TcpSocket {
     /// SO_RCVBUF: bytes the receive buffer holds; set before `connect` or
     /// `listen`, it also sizes the window scale offered (RFC 7323 §2.2).
     pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
-        self.lock().opts.recv_buffer = buffer_size(size)?;
+        let mut s = self.lock();
+        s.opts.recv_buffer = buffer_size(size)?;
+        // A size set by the user ends autotuning, as Linux's SOCK_RCVBUF_LOCK.
+        s.opts.recv_autotune = false;
         Ok(())
     }
 

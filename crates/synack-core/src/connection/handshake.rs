@@ -132,7 +132,7 @@ impl Connection {
             (true, Some(shift)) => {
                 // RFC 7323 §2.3: a shift above 14 is taken as 14.
                 self.snd_wscale = shift.min(14);
-                self.rcv_wscale = crate::socket_options::wscale_for(self.recv_limit);
+                self.rcv_wscale = crate::socket_options::wscale_for(self.recv_ceiling());
             }
             _ => {
                 self.snd_wscale = 0;
@@ -160,7 +160,7 @@ impl Connection {
         o.mss = Some(cfg.advertised_mss(self.tuple.local.is_ipv6()));
         let active = self.state == State::SynSent;
         if if active { cfg.window_scaling } else { self.wscale_ok } {
-            o.window_scale = Some(crate::socket_options::wscale_for(self.recv_limit));
+            o.window_scale = Some(crate::socket_options::wscale_for(self.recv_ceiling()));
         }
         o.sack_permitted = if active { cfg.sack } else { self.sack_ok };
         let ts = if active { cfg.timestamps } else { self.ts_ok };

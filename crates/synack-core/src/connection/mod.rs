@@ -15,6 +15,7 @@ mod prr;
 mod rack;
 mod reassembly;
 mod recv;
+mod recv_autotune;
 pub(crate) mod rtt;
 mod scoreboard;
 mod send;
@@ -296,7 +297,14 @@ pub struct Connection {
     /// Largest segment the peer sent (at most our MSS): "full-sized" for delayed ACKs.
     peer_seg_mss: u16,
     rcv_buf: RingBuf,
+    /// What the receive buffer may hold now (grown by autotuning).
     recv_limit: usize,
+    /// The socket's receive buffer: what autotuning may grow to (at most
+    /// 1 GiB, `MAX_RECV_BUFFER`: packed, see the size test).
+    recv_max: u32,
+    /// Receive-buffer autotuning is on (SO_RCVBUF not set).
+    recv_autotune: bool,
+    autotune: Option<Box<recv_autotune::RecvAutotune>>,
     ooo: Reassembly,
     fin_received: bool,
     /// Stream offset just past the urgent data received (RCV.UP), if any.
@@ -386,6 +394,17 @@ pub struct Connection {
     tx_segment_size: Option<u16>,
 }
 
+/// A buffer size as u32 (sizes are validated far below u32::MAX).
+fn clamp_u32(size: usize) -> u32 {
+    size.clamp(1, u32::MAX as usize) as u32
+}
+
+/// The receive buffer a connection starts with: the socket's, or with
+/// autotuning the configured initial size (Linux's tcp_rmem[1]) below it.
+fn initial_recv_limit(cfg: &Config, opts: &crate::SocketOptions) -> usize {
+    if opts.recv_autotune { opts.recv_buffer.min(cfg.recv_buffer_initial) } else { opts.recv_buffer }.max(1)
+}
+
 impl Connection {
     fn blank(now: Instant, cfg: &Config, origin: Origin, o: &Opening<'_>) -> Self {
         let Opening { tuple, iss, ts_offset, opts } = *o;
@@ -416,10 +435,13 @@ impl Connection {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            rcv_wnd_ceiling: opts.recv_buffer.clamp(1, 65535) as u32,
+            rcv_wnd_ceiling: initial_recv_limit(cfg, opts).clamp(1, 65535) as u32,
             peer_seg_mss: mss.min(536),
             rcv_buf: RingBuf::default(),
-            recv_limit: opts.recv_buffer.max(1),
+            recv_limit: initial_recv_limit(cfg, opts),
+            recv_max: clamp_u32(opts.recv_buffer),
+            recv_autotune: opts.recv_autotune,
+            autotune: None,
             ooo: Reassembly::default(),
             fin_received: false,
             rcv_up: None,

@@ -18,7 +18,15 @@ impl Connection {
         if !had_room && self.send_capacity() > 0 && !self.fin_queued {
             self.pending.writable = true;
         }
-        let recv_limit = opts.recv_buffer.max(1);
+        // With autotuning the socket's size is the ceiling; set by the
+        // user (SO_RCVBUF), it is the size, and autotuning stops.
+        self.recv_max = super::clamp_u32(opts.recv_buffer);
+        let max = self.recv_max as usize;
+        let recv_limit = if opts.recv_autotune { self.recv_limit.min(max) } else { max };
+        if !opts.recv_autotune {
+            self.recv_autotune = false;
+            self.autotune = None;
+        }
         if recv_limit > self.recv_limit && self.rcv_space() == 0 {
             // Room again after a zero window: say so (a window update).
             self.ack_now = true;

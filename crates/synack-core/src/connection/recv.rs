@@ -73,6 +73,7 @@ impl Connection {
             }
             if !data.is_empty() {
                 self.deliver(now, cfg, data, seg.segment_size, seg.flags.psh());
+                self.autotune_on_data(now, seg, data.len());
             }
         } else if !data.is_empty() {
             let off = self.ooo.base + u64::from(seq.since(self.rcv_nxt));
@@ -201,6 +202,7 @@ impl Connection {
     ) -> Result<usize, Error> {
         if !self.rcv_buf.is_empty() && max > 0 {
             let n = self.rcv_buf.pop_with(max, f);
+            self.autotune_on_read(now);
             if self.rcv_buf.is_empty() {
                 self.note_drained(now);
                 if self.ack.ack_on_drain() {

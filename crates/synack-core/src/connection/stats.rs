@@ -71,6 +71,14 @@ pub struct ConnectionInfo {
     pub notsent_bytes: usize,
     /// Bytes allocated for the send and receive buffers.
     pub buffer_bytes: usize,
+    /// What the receive buffer may hold now, grown by autotuning (Linux's
+    /// sk_rcvbuf, less its per-packet overhead).
+    pub recv_buffer: usize,
+    /// Bytes the application read in the last receiver RTT measured, the
+    /// measure autotuning sizes the buffer by (tcpi_rcv_space).
+    pub rcv_space: u32,
+    /// The receiver's RTT estimate, once measured (tcpi_rcv_rtt).
+    pub rcv_rtt: Option<Duration>,
     /// Ranges of out-of-order data held (separated by holes).
     pub reassembly_ranges: usize,
     /// In NewReno fast recovery.
@@ -176,6 +184,9 @@ impl Connection {
             unacked: self.snd_max.since(self.snd_una),
             notsent_bytes: self.send_buf.len().saturating_sub(self.snd_max.since(self.snd_buf_seq) as usize),
             buffer_bytes: self.send_buf.capacity() + self.rcv_buf.capacity(),
+            recv_buffer: self.recv_limit,
+            rcv_space: self.autotune_space(),
+            rcv_rtt: self.autotune_rtt(),
             reassembly_ranges: self.ooo.range_count(),
             in_recovery: self.in_recovery,
             retries: self.retries,
