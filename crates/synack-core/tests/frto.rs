@@ -167,3 +167,42 @@ fn with_timestamps_the_first_ack_shows_a_spurious_timeout() {
         );
     }
 }
+
+#[test]
+fn a_timeout_in_fast_recovery_is_not_undone_by_the_fast_retransmissions_echo() {
+    // RFC 3522 with Linux's retrans_stamp: the episode began with the fast
+    // retransmission; an ACK echoing it shows the original lost, so the
+    // timeout that followed is no reason to undo the recovery's reduction.
+    let mut r = Raw::passive_offering(config(true), true, true);
+    r.send(&vec![7u8; 20 * MSS as usize]);
+    let out = r.take();
+    let (original_ts, mss) = (out[0].options.timestamps.expect("timestamps").0, out[0].len as u32);
+    let base = r.our_next();
+    let inject = |r: &mut Raw, ack: u32, sack: Option<(u32, u32)>, ecr: u32| {
+        let mut o = TcpOptions::default();
+        o.timestamps = Some((2, ecr));
+        if let Some((a, b)) = sack {
+            o.set_sack_blocks(&[SackBlock { left: base.wrapping_add(a * mss), right: base.wrapping_add(b * mss) }]);
+        }
+        let pkt = craft_with(Side::A, r.peer_next(), base.wrapping_add(ack * mss), TcpFlags::ACK, 65535, o, &[]);
+        r.p.deliver(Side::B, &pkt);
+    };
+    // Segments 1-3 arrive, 0 does not: fast recovery resends 0.
+    for n in 2..=4 {
+        inject(&mut r, 0, Some((1, n)), original_ts);
+    }
+    let fast = r.take().into_iter().find(|s| s.seq == base && s.len > 0).expect("the fast retransmission");
+    let fast_ts = fast.options.timestamps.expect("timestamps").0;
+    let before = r.p.b.info(r.h.unwrap()).unwrap();
+    assert!(before.in_recovery);
+    // Nothing more comes back until the timeout resends 0 again.
+    while r.p.b.info(r.h.unwrap()).unwrap().timeouts == 0 {
+        r.run_for(Duration::from_millis(1));
+    }
+    r.take();
+    // The fast retransmission arrives: the ACK echoes its TSval.
+    inject(&mut r, 4, None, fast_ts);
+    let info = r.p.b.info(r.h.unwrap()).unwrap();
+    assert_eq!(info.spurious_timeouts, 0, "the loss of the original was real");
+    assert!(info.ssthresh <= before.ssthresh, "no undo: ssthresh {} (was {})", info.ssthresh, before.ssthresh);
+}

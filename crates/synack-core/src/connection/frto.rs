@@ -62,16 +62,23 @@ impl Connection {
     /// timeout repeated without progress keeps the state from the first.
     pub(super) fn frto_on_timeout(&mut self, now: Instant, cfg: &Config) {
         let repeated = self.retries > 0 && self.recovery.as_ref().is_some_and(|r| r.timeout.is_some());
-        let undo = match self.recovery.as_ref().filter(|_| repeated).and_then(|r| r.undo) {
-            Some(u) => u,
-            None => Undo { cwnd: self.cc.cwnd(), ssthresh: self.cc.ssthresh(), retransmit_ts: self.ts_now(now) },
+        // A timeout repeated, or one during a fast recovery, keeps what that
+        // episode began with: the congestion state to undo to and the TSval
+        // of its first retransmission, which an echo must predate to show the
+        // episode spurious (Linux keeps undo_marker and retrans_stamp then;
+        // an echo of an earlier fast retransmission is no evidence against
+        // this timeout's loss). Such a recovery without an undo has none.
+        let undo = if repeated || self.in_recovery {
+            self.recovery.as_ref().and_then(|r| r.undo)
+        } else {
+            Some(Undo { cwnd: self.cc.cwnd(), ssthresh: self.cc.ssthresh(), retransmit_ts: self.ts_now(now) })
         };
         // Step 1: not while a fast recovery or an earlier timeout's
         // recovery is under way, except for a timeout repeated on the same
         // SND.UNA (§3.2; Linux's new_recovery || icsk_retransmits).
         let earlier_recovery = self.in_recovery || (self.snd_una <= self.recover && self.retries == 0);
         let frto = if cfg.frto && (repeated || !earlier_recovery) { Frto::FirstAck } else { Frto::Off };
-        self.recovery = Some(Box::new(Recovery { undo: Some(undo), prr: None, timeout: Some(frto) }));
+        self.recovery = Some(Box::new(Recovery { undo, prr: None, timeout: Some(frto) }));
     }
 
     /// F-RTO's state, while a timeout's recovery runs.
