@@ -117,6 +117,10 @@ pub struct Config {
     /// shows the queue building, before it overflows (Linux's CUBIC runs
     /// HyStart, on by default).
     pub hystart: bool,
+    /// With CUBIC, also end slow start when a round's ACKs arrive as one
+    /// closely spaced train longer than the minimum RTT: the pipe is full
+    /// (Linux's HyStart ACK-train detection, on by default).
+    pub hystart_ack_train: bool,
     /// Pace data at Linux's rates (200 % of cwnd/SRTT in slow start, 120 %
     /// after) so a window does not reach the bottleneck as one burst
     /// (Linux paces with the fq qdisc or BBR; on by default here).
@@ -197,6 +201,7 @@ impl Default for Config {
             rack: true,
             frto: true,
             hystart: true,
+            hystart_ack_train: true,
             pacing: true,
             nodelay: false,
             syn_retries: 5,

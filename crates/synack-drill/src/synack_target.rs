@@ -260,6 +260,9 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
     if let Some(rate) = i.pacing_rate {
         m.insert("pacing_rate", rate.min(i64::MAX as u64) as i64);
     }
+    if let Some(rate) = i.delivery_rate {
+        m.insert("delivery_rate", rate.min(i64::MAX as u64) as i64);
+    }
     m.insert("total_retrans", i.total_retrans as i64);
     m.insert("bytes_acked", i.bytes_acked as i64);
     m.insert("bytes_received", i.bytes_received as i64);

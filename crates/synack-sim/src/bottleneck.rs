@@ -74,6 +74,10 @@ pub struct Flow {
     pub segments: u64,
     /// Retransmission timeouts at the sender.
     pub timeouts: u64,
+    /// Of those, the ones F-RTO or Eifel showed spurious and undid.
+    pub spurious_timeouts: u64,
+    /// The sender's last delivery rate sample, bytes per second (tcpi_delivery_rate).
+    pub delivery_rate: Option<u64>,
     /// The receiver's receive buffer at the end (autotuning grows it).
     pub receive_buffer: usize,
 }
@@ -169,6 +173,8 @@ pub fn run_synack(b: &Bottleneck, cfg: Config, limit: Duration) -> Report {
                 retransmits: info.map_or(0, |i| i.total_retrans),
                 segments: info.map_or(0, |i| i.segs_out),
                 timeouts: info.map_or(0, |i| i.timeouts),
+                spurious_timeouts: info.map_or(0, |i| i.spurious_timeouts),
+                delivery_rate: info.and_then(|i| i.delivery_rate),
                 receive_buffer: out.server_info.map_or(0, |i| i.recv_buffer),
             }
         })

@@ -5,6 +5,7 @@
 mod ack_policy;
 mod blind_attacks;
 mod close;
+mod delivery_rate;
 mod dsack_undo;
 mod frto;
 mod handshake;
@@ -307,8 +308,8 @@ pub struct Connection {
     autotune: Option<Box<recv_autotune::RecvAutotune>>,
     ooo: Reassembly,
     fin_received: bool,
-    /// Stream offset just past the urgent data received (RCV.UP), if any.
-    rcv_up: Option<u64>,
+    /// Stream offset just past the urgent data received (RCV.UP); 0: none.
+    rcv_up: u64,
     /// End of the urgent data to send (SND.UP), if any.
     snd_up: Option<SeqNum>,
 
@@ -444,7 +445,7 @@ impl Connection {
             autotune: None,
             ooo: Reassembly::default(),
             fin_received: false,
-            rcv_up: None,
+            rcv_up: 0,
             snd_up: None,
             ts_ok: false,
             ts_recent: 0,

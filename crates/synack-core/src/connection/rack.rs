@@ -8,6 +8,7 @@
 
 use super::sent_log::{Sent, SentLog};
 use super::{Connection, Segment};
+use crate::congestion::CongestionController;
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::Config;
@@ -27,6 +28,8 @@ const TIMER_SLACK: Duration = Duration::from_millis(2);
 pub(crate) struct Rack {
     pub log: SentLog,
     est: Estimate,
+    /// Delivery rate estimation over the same log.
+    pub rate: super::delivery_rate::DeliveryRate,
     /// RACK.reo_wnd_mult and RACK.reo_wnd_persist.
     reo_wnd_mult: u8,
     reo_wnd_persist: u8,
@@ -173,6 +176,11 @@ impl Rack {
         }
     }
 
+    /// RACK.min_RTT: per-segment, in microseconds.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.est.min_rtt
+    }
+
     /// Times reordering was seen (tcpi_reord_seen).
     pub fn reord_seen(&self) -> u32 {
         self.est.reord_seen
@@ -228,8 +236,17 @@ impl Connection {
         if self.rack.is_none() && cfg.rack && self.sack_ok && self.state.is_synchronized() {
             self.rack = Some(Box::new(Rack::new(self.snd_una)));
         }
+        // The last of the queued data leaving with cwnd to spare: what is
+        // sent now is application-limited (Linux checks this at each write;
+        // at the end of a transfer, the last flight's samples are).
+        let unsent_after = self.send_buf.len().saturating_sub(end.since(self.snd_buf_seq) as usize);
+        let app_limited = unsent_after < usize::from(self.snd_mss) && self.pipe() < self.cc.cwnd();
         if let Some(r) = self.rack.as_mut() {
-            r.log.on_sent(start, end, now);
+            if app_limited && r.log.lost_bytes() == 0 {
+                r.rate.on_app_limited(self.snd_max.since(self.snd_una));
+            }
+            let tx = r.rate.on_sent(now, r.log.is_empty());
+            r.log.on_sent(start, end, now, tx);
         }
     }
 
@@ -251,22 +268,28 @@ impl Connection {
         let ecr = seg.options.timestamps.map(|(_, ecr)| ecr);
         let blocks = seg.options.sack_blocks();
         let context = self.detection_context();
+        let min_rtt = self.rtt.min_rtt();
         let Some(r) = self.rack.as_mut() else { return false };
         let una = if seg.ack > una_before { seg.ack } else { una_before };
         let d = Delivery { now, ecr, ts_at, prior_fack: r.est.fack };
-        let Rack { log, est, .. } = &mut **r;
+        let Rack { log, est, rate, .. } = &mut **r;
+        let mut delivered = |s: &Sent| {
+            est.on_delivered(s, &d);
+            rate.on_delivered(s, now);
+        };
         for b in blocks.iter().skip(usize::from(dsack)) {
             let (l, e) = (SeqNum(b.left), SeqNum(b.right));
             if una <= l && l < e && e <= snd_max {
-                log.on_sack(l, e, |s| est.on_delivered(s, &d));
+                log.on_sack(l, e, &mut delivered);
             }
         }
         if seg.ack > una_before {
-            log.on_ack(seg.ack, |s| est.on_delivered(s, &d));
+            log.on_ack(seg.ack, &mut delivered);
             if est.fack < seg.ack {
                 est.fack = seg.ack;
             }
         }
+        rate.on_ack_done(min_rtt);
         r.update_reo_wnd(dsack, una, snd_nxt);
         if !r.est.advanced {
             return false;

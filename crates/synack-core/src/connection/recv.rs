@@ -381,8 +381,8 @@ impl Connection {
     pub(super) fn on_urgent(&mut self, seg: &Segment<'_>) {
         let offset = self.ooo.base as i64 + i64::from(seg.seq.diff(self.rcv_nxt)) + i64::from(seg.urgent);
         let Ok(up) = u64::try_from(offset) else { return };
-        if self.rcv_up.is_none_or(|old| up > old) {
-            self.rcv_up = Some(up);
+        if up > self.rcv_up {
+            self.rcv_up = up;
             if self.urgent_unread() > 0 {
                 self.pending.urgent = true;
             }
@@ -392,6 +392,6 @@ impl Connection {
     /// Urgent bytes not yet read by the application (RFC 9293 MUST-33).
     pub(crate) fn urgent_unread(&self) -> usize {
         let read = self.ooo.base - self.rcv_buf.len() as u64;
-        self.rcv_up.map_or(0, |up| up.saturating_sub(read) as usize)
+        self.rcv_up.saturating_sub(read) as usize
     }
 }

@@ -34,9 +34,25 @@ impl Connection {
         if self.send_buf.len() >= self.send_limit {
             return Err(Error::WouldBlock);
         }
+        self.check_app_limited();
         let n = self.send_buf.push(data, self.send_limit);
         self.after_event(now, cfg);
         Ok(n)
+    }
+
+    /// Before a write: if the sender had run dry (under one MSS unsent,
+    /// cwnd not the limit, nothing lost waiting), the flight now is
+    /// application-limited for delivery rate estimation (Linux's
+    /// tcp_rate_check_app_limited).
+    fn check_app_limited(&mut self) {
+        let unsent = self.send_buf.len().saturating_sub(self.snd_nxt.since(self.snd_buf_seq) as usize);
+        let pipe = self.pipe();
+        let cwnd = self.cc.cwnd();
+        if let Some(r) = self.rack.as_mut() {
+            if unsent < usize::from(self.snd_mss) && pipe < cwnd && r.log.lost_bytes() == 0 {
+                r.rate.on_app_limited(pipe);
+            }
+        }
     }
 
     /// SEND with the URGENT flag (RFC 9293 §3.10.2): queues `data` and marks
@@ -161,7 +177,7 @@ impl Connection {
                 }
             } else {
                 self.dupacks = 0;
-                let acked = self.slow_start_growth(ack, acked, rtt_sample);
+                let acked = self.slow_start_growth(now, cfg, ack, acked, rtt_sample);
                 self.cc.on_ack(acked, mss, now, self.rtt.srtt());
                 // RFC 6675 §5 (2): SACKs above the new SND.UNA may show it lost.
                 if self.sack_ok && ack > self.recover && self.snd_max > self.snd_una && self.loss_detected(rack_lost) {
@@ -431,12 +447,13 @@ impl Connection {
     /// What an ACK of `acked` new bytes grows cwnd by in slow start, as
     /// HyStart++ (RFC 9406 §4.2) decides: all of it, a CSS_GROWTH_DIVISOR-th
     /// in Conservative Slow Start, or (CSS over) congestion avoidance begins.
-    fn slow_start_growth(&mut self, ack: SeqNum, acked: u32, rtt: Option<Duration>) -> u32 {
+    fn slow_start_growth(&mut self, now: Instant, cfg: &Config, ack: SeqNum, acked: u32, rtt: Option<Duration>) -> u32 {
         use crate::congestion::hystart::{Growth, CSS_GROWTH_DIVISOR};
         if self.cc.cwnd() >= self.cc.ssthresh() {
             return acked;
         }
-        match self.hystart.on_ack(ack, self.snd_nxt, rtt) {
+        let train = self.ack_train(now, cfg);
+        match self.hystart.on_ack(ack, self.snd_nxt, rtt, train) {
             Growth::Full => acked,
             // The controller's byte-counting limit (L = 2 segments) first.
             Growth::Conservative => acked.min(2 * u32::from(self.snd_mss)) / CSS_GROWTH_DIVISOR,
@@ -445,6 +462,37 @@ impl Connection {
                 acked
             }
         }
+    }
+
+    /// The ACK-train context of an ACK at `now` (Linux's CUBIC HyStart,
+    /// tcp_cubic.c): the threshold is the minimum RTT plus
+    /// min(1 ms, 4 x 64 KiB at the pacing rate) (hystart_ack_delay), halved
+    /// without pacing; only for CUBIC and from 16 segments of cwnd
+    /// (hystart_low_window). The minimum RTT must be exact to the
+    /// microsecond, as Linux's: RACK's per-segment one (the estimator's,
+    /// from millisecond timestamps, is 0 on a LAN), so the detector runs
+    /// where RACK does; the pacing rate is taken at that RTT.
+    fn ack_train(&self, now: Instant, cfg: &Config) -> crate::congestion::hystart::AckTrain {
+        const LOW_WINDOW_SEGMENTS: u32 = 16;
+        const GSO_MAX_SIZE: u64 = 65536;
+        let now_us = now.as_micros() as u32;
+        let on = cfg.hystart_ack_train
+            && self.cc.kind() == crate::CongestionControl::Cubic
+            && self.cc.cwnd() >= LOW_WINDOW_SEGMENTS * u32::from(self.snd_mss);
+        let min_rtt = self.rack.as_ref().and_then(|r| r.min_rtt()).filter(|m| on && !m.is_zero());
+        let threshold_us = min_rtt.map(|min_rtt| {
+            let min_us = min_rtt.as_micros() as u64;
+            // Slow start paces at 200 % of cwnd per RTT.
+            let rate = (2 * u64::from(self.cc.cwnd()) * 1_000_000 / min_us).max(1);
+            let delay = (GSO_MAX_SIZE * 4 * 1_000_000 / rate).min(1000);
+            let threshold = (min_us + delay).min(u64::from(u32::MAX >> 1)) as u32;
+            if cfg.pacing {
+                threshold
+            } else {
+                threshold / 2
+            }
+        });
+        crate::congestion::hystart::AckTrain { now_us, threshold_us }
     }
 
     /// The next segment this connection wants to send, written into `buf`

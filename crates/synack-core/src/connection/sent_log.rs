@@ -10,6 +10,7 @@
 //! and new data extends the last entry (less precise, never wrong the
 //! dangerous way: a bigger entry is marked lost later, not sooner).
 
+use super::delivery_rate::TxState;
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -32,6 +33,8 @@ pub(crate) struct Sent {
     /// When it last went out.
     pub xmit: Instant,
     pub flags: u8,
+    /// The delivery state when it last went out (delivery rate estimation).
+    pub tx: TxState,
 }
 
 impl Sent {
@@ -79,6 +82,11 @@ impl SentLog {
         self.entries.len()
     }
 
+    /// Nothing is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Index of the entry that begins at `seq`, splitting the one that
     /// holds it; `None` if no entry holds `seq` or the log is full.
     fn split_at(&mut self, seq: SeqNum) -> Option<usize> {
@@ -103,9 +111,9 @@ impl SentLog {
         from..to.max(from)
     }
 
-    /// `start..end` went out at `now`: new data past the log's end, or a
-    /// retransmission of what it holds.
-    pub fn on_sent(&mut self, start: SeqNum, end: SeqNum, now: Instant) {
+    /// `start..end` went out at `now`, recording `tx`: new data past the
+    /// log's end, or a retransmission of what it holds.
+    pub fn on_sent(&mut self, start: SeqNum, end: SeqNum, now: Instant, tx: TxState) {
         if start >= end {
             return;
         }
@@ -118,6 +126,7 @@ impl SentLog {
                 }
                 e.flags = (e.flags & !LOST) | RETRANSMITTED;
                 e.xmit = now;
+                e.tx = tx;
             }
         }
         let start = start.max(tail);
@@ -126,12 +135,13 @@ impl SentLog {
         }
         let full = self.entries.len() >= MAX_ENTRIES;
         match self.entries.back_mut() {
-            Some(last) if last.end == start && (full || last.xmit == now && last.flags == 0) => {
+            Some(last) if last.end == start && (full || last.xmit == now && last.flags == 0 && last.tx == tx) => {
                 // Full: the last entry grows and takes the newer time.
                 last.end = end;
                 last.xmit = now;
+                last.tx = tx;
             }
-            _ => self.entries.push_back(Sent { start, end, xmit: now, flags: 0 }),
+            _ => self.entries.push_back(Sent { start, end, xmit: now, flags: 0, tx }),
         }
     }
 
@@ -284,14 +294,14 @@ pub(crate) fn fuzz_ops(data: &[u8]) {
         match op[0] % 6 {
             0 => {
                 let n = 1 + w % 3000;
-                log.on_sent(max, max + n, now);
+                log.on_sent(max, max + n, now, TxState::default());
                 sacked.resize(sacked.len() + n as usize, false);
                 max += n;
             }
             1 if hi > lo => {
                 let s = lo + v % (hi - lo);
                 let e = (s + 1 + w % 2000).min(hi);
-                log.on_sent(base + s, base + e, now);
+                log.on_sent(base + s, base + e, now, TxState::default());
             }
             2 if hi > lo => {
                 let s = lo + v % (hi - lo);
@@ -346,7 +356,7 @@ mod tests {
     fn log_of(segments: &[(u32, u32, u64)]) -> SentLog {
         let mut log = SentLog::default();
         for &(a, b, ms) in segments {
-            log.on_sent(s(a), s(b), t(ms));
+            log.on_sent(s(a), s(b), t(ms), TxState::default());
         }
         log.check();
         log
@@ -388,11 +398,11 @@ mod tests {
         assert!(log.mark_lost(|e| Some(e.start == s(0))));
         assert_eq!(log.lost_bytes(), 1000);
         assert_eq!(log.first_lost(s(0), 500), Some((s(0), 500)));
-        log.on_sent(s(0), s(500), t(10));
+        log.on_sent(s(0), s(500), t(10), TxState::default());
         log.check();
         assert_eq!(log.lost_bytes(), 500);
         assert_eq!(log.first_lost(s(0), 1460), Some((s(500), 500)));
-        log.on_sent(s(500), s(1000), t(10));
+        log.on_sent(s(500), s(1000), t(10), TxState::default());
         assert_eq!(log.lost_bytes(), 0);
         assert_eq!(log.retransmitted_bytes(), 1000);
         // The retransmission is lost too: marked again, and sent again.
@@ -440,7 +450,7 @@ mod tests {
     fn the_log_stays_bounded_whatever_the_sack_pattern() {
         let mut log = SentLog::default();
         for i in 0..20_000u32 {
-            log.on_sent(s(i * 10), s(i * 10 + 10), t(u64::from(i)));
+            log.on_sent(s(i * 10), s(i * 10 + 10), t(u64::from(i)), TxState::default());
         }
         for i in 0..200_000u32 {
             log.on_sack(s(i + 3), s(i + 4), |_| {});

@@ -148,6 +148,12 @@ pub struct ConnectionInfo {
     /// The pacing rate in bytes per second, as Linux's tcpi_pacing_rate
     /// (computed whether or not `Config::pacing` uses it; none before an RTT sample).
     pub pacing_rate: Option<u64>,
+    /// The delivery rate in bytes per second, as Linux's tcpi_delivery_rate
+    /// (from the per-transmission log: with RACK on, SACK negotiated).
+    pub delivery_rate: Option<u64>,
+    /// That rate's sample was taken while the application sent less than
+    /// it could (tcpi_delivery_rate_app_limited).
+    pub delivery_rate_app_limited: bool,
 }
 
 impl Connection {
@@ -173,6 +179,8 @@ impl Connection {
             dsack_dups: self.rack.as_ref().map_or(0, |r| r.dsacks_in),
             conservative_slow_start: self.hystart.phase() == crate::congestion::hystart::Phase::Css,
             pacing_rate: self.pacing_rate(),
+            delivery_rate: self.rack.as_ref().and_then(|r| r.rate.rate()).map(|(rate, _)| rate),
+            delivery_rate_app_limited: self.rack.as_ref().and_then(|r| r.rate.rate()).is_some_and(|(_, a)| a),
             reordering: self.scoreboard.dup_thresh(),
             tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),
