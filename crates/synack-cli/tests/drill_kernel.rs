@@ -15,10 +15,7 @@ use std::process::Command;
 const KNOWN_DIFFERENCES: &[&str] = &[
     "congestion/tcp_congestion_sockopt.pkt",
     "reset/challenge_ack_rate_limit.pkt",
-    "syn_cookies/always_with_timestamps.pkt",
     "urgent/urgent_data_inline.pkt",
-    "window_scale/not_offered_by_peer.pkt",
-    "window_scale/peer_window_is_scaled.pkt",
     "retransmit/karn_no_sample_from_retransmission.pkt",
 ];
 

@@ -130,7 +130,8 @@ pub struct Config {
     pub slow_start_after_idle: bool,
     /// Disable Nagle's algorithm by default (TCP_NODELAY).
     pub nodelay: bool,
-    /// SYN retransmissions before an active open fails with a time-out.
+    /// SYN retransmissions before an active open fails with a time-out
+    /// (this and the two counts below are honoured up to 65535).
     pub syn_retries: u32,
     /// SYN-ACK retransmissions before a half-open connection is dropped.
     pub synack_retries: u32,
@@ -146,7 +147,7 @@ pub struct Config {
     pub keepalive_idle: Duration,
     /// Interval between keepalive probes.
     pub keepalive_interval: Duration,
-    /// Unanswered keepalive probes before the connection is dropped.
+    /// Unanswered keepalive probes before the connection is dropped (up to 65535).
     pub keepalive_count: u32,
     /// User timeout: abort when sent data stays unacknowledged this long.
     pub user_timeout: Option<Duration>,

@@ -123,6 +123,18 @@ impl Connection {
         self.last_recv = now;
     }
 
+    /// The send MSS from the path's, at most half the peer's largest window
+    /// (all of it when that is 536 bytes or less), never below 68 bytes of
+    /// header and data: Linux's tcp_bound_to_half_wnd in tcp_sync_mss, so
+    /// a small window still holds two segments.
+    pub(super) fn bound_snd_mss(&mut self) {
+        let window = self.max_snd_wnd;
+        let cutoff = if window > 536 { window / 2 } else { window };
+        let header = 20 + if self.ts_ok { u32::from(TS_OPTION_LEN) } else { 0 };
+        let mss = u32::from(self.path_mss);
+        self.snd_mss = if cutoff > 0 && mss > cutoff { cutoff.max(68 - header) as u16 } else { self.path_mss };
+    }
+
     /// Applies the options of the peer's SYN to what we offered.
     fn negotiate(&mut self, now: Instant, cfg: &Config, peer: &TcpOptions) {
         let our_mss = cfg.advertised_mss(self.tuple.local.is_ipv6());
@@ -148,7 +160,8 @@ impl Connection {
         // RFC 6691: the MSS counts neither IP nor TCP options; subtract the
         // timestamp option we will carry in every segment.
         let ts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
-        self.snd_mss = peer_mss.min(our_mss).saturating_sub(ts).max(32);
+        self.path_mss = peer_mss.min(our_mss).saturating_sub(ts).max(32);
+        self.bound_snd_mss();
         let mss = u32::from(self.snd_mss);
         self.cc = crate::congestion::Congestion::new(self.cc.kind(), cfg.initial_cwnd_segments.max(1) * mss);
     }

@@ -43,8 +43,9 @@ impl Connection {
                 let ip_tcp = if self.tuple.local.is_ipv6() { 60 } else { 40 };
                 let opts = if self.ts_ok { 12 } else { 0 };
                 let mss = mtu.saturating_sub(ip_tcp + opts).clamp(u32::from(MIN_MSS), u32::from(u16::MAX)) as u16;
-                if mss < self.snd_mss {
-                    self.snd_mss = mss;
+                if mss < self.path_mss {
+                    self.path_mss = mss;
+                    self.bound_snd_mss();
                     // Resend what was lost at the old size right away (RFC 8201 §5.4).
                     if self.state.is_synchronized() && self.snd_max > self.snd_una {
                         self.snd_nxt = self.snd_una;

@@ -276,8 +276,11 @@ pub struct Connection {
     max_snd_wnd: u32,
     snd_wscale: u8,
     rcv_wscale: u8,
-    /// MSS for segments we send (peer's MSS clamped to our path, less options).
+    /// MSS for segments we send (peer's MSS clamped to our path, less
+    /// options), at most half the peer's largest window (Linux's mss_cache).
     snd_mss: u16,
+    /// The same before the half-window bound (the path's MSS).
+    path_mss: u16,
     /// The MSS we advertised.
     rcv_mss: u16,
     send_buf: RingBuf,
@@ -287,6 +290,8 @@ pub struct Connection {
     fin_queued: bool,
     /// End of the last segment shorter than the MSS (Minshall's Nagle).
     snd_sml: SeqNum,
+    /// Where PSH was last set (Linux's pushed_seq).
+    pushed_seq: SeqNum,
 
     // Receive sequence space.
     irs: SeqNum,
@@ -356,7 +361,7 @@ pub struct Connection {
     paced: bool,
     retransmit_head: bool,
     force_probe: bool,
-    retries: u32,
+    retries: u16,
     unacked_since: Option<Instant>,
 
     // Acknowledgment state.
@@ -378,7 +383,7 @@ pub struct Connection {
     last_recv: Instant,
     last_send: Instant,
     keepalive: bool,
-    keepalive_probes: u32,
+    keepalive_probes: u16,
     /// TCP_USER_TIMEOUT in milliseconds, as Linux keeps it (packed: see the size test).
     user_timeout_ms: Option<core::num::NonZeroU32>,
     /// IP TTL / hop limit of this connection's datagrams.
@@ -392,7 +397,7 @@ pub struct Connection {
     /// Limits of the datagram being built (set by `poll_segment`).
     tx: TxLimits,
     /// Segment size of the super-segment just built, if it was one.
-    tx_segment_size: Option<u16>,
+    tx_segment_size: u16,
 }
 
 /// A buffer size as u32 (sizes are validated far below u32::MAX).
@@ -427,12 +432,14 @@ impl Connection {
             snd_wscale: 0,
             rcv_wscale: 0,
             snd_mss: 536.min(mss),
+            path_mss: 536.min(mss),
             rcv_mss: mss,
             send_buf: RingBuf::default(),
             send_limit: opts.send_buffer.max(1),
             snd_buf_seq: iss + 1,
             fin_queued: false,
             snd_sml: iss,
+            pushed_seq: iss,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
@@ -497,7 +504,7 @@ impl Connection {
             soft_error: None,
             stats: stats::Stats::default(),
             tx: TxLimits::plain(usize::from(mss) + 60),
-            tx_segment_size: None,
+            tx_segment_size: 0,
         }
     }
 
@@ -660,7 +667,10 @@ impl Connection {
         if self.state == State::SynReceived {
             if self.snd_una < seg.ack {
                 self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                // The largest window so far is this ACK's, as Linux's
+                // max_window of a passive open (the SYN's is not scaled).
+                self.max_snd_wnd = self.snd_wnd;
+                self.bound_snd_mss();
                 self.snd_wl1 = seg.seq;
                 self.establish();
             } else {

@@ -111,7 +111,12 @@ impl Connection {
         if self.snd_una <= ack && newer {
             self.snd_wnd = wnd;
             self.snd_wl1 = seg.seq;
-            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            if wnd > self.max_snd_wnd {
+                // A larger window lifts the half-window bound (Linux's
+                // tcp_ack_update_window calls tcp_sync_mss).
+                self.max_snd_wnd = wnd;
+                self.bound_snd_mss();
+            }
         }
         let mss = u32::from(self.snd_mss);
         // RFC 6937: DeliveredData = change in SND.UNA + change in SACKed bytes.
@@ -506,7 +511,7 @@ impl Connection {
         tx: TxLimits,
     ) -> Option<(usize, Option<u16>)> {
         self.tx = tx;
-        self.tx_segment_size = None;
+        self.tx_segment_size = 0;
         let max_before = self.snd_max;
         let n = self.next_segment(now, cfg, buf)?;
         self.rearm_timers(now, cfg);
@@ -514,7 +519,7 @@ impl Connection {
             // New data went out: the probe counts from its transmission.
             self.schedule_probe(now, cfg);
         }
-        Some((n, self.tx_segment_size.take()))
+        Some((n, Some(core::mem::take(&mut self.tx_segment_size)).filter(|&s| s > 0)))
     }
 
     fn next_segment(&mut self, now: Instant, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
@@ -735,9 +740,16 @@ impl Connection {
         let mut flags = TcpFlags::ACK;
         // PSH at the end of what the application wrote, and on every
         // super-segment (its last piece), as Linux forces it on GSO packets
-        // to flush the receiver's GRO (tcp_output.c, __tcp_transmit_skb).
-        if len > 0 && off + len == self.send_buf.len() || len > piece {
+        // to flush the receiver's GRO (tcp_output.c, __tcp_transmit_skb);
+        // and on new data more than half the peer's largest window past
+        // the last PSH, as Linux's forced_push in tcp_sendmsg.
+        let data_end = seq + len as u32;
+        let forced = data_end > self.pushed_seq && data_end.since(self.pushed_seq) > self.max_snd_wnd / 2;
+        if len > 0 && (off + len == self.send_buf.len() || len > piece || forced) {
             flags |= TcpFlags::PSH;
+            if data_end > self.pushed_seq {
+                self.pushed_seq = data_end;
+            }
         }
         if fin {
             flags |= TcpFlags::FIN;
@@ -747,7 +759,7 @@ impl Connection {
             self.ack.on_data_sent(now);
         }
         if len > piece {
-            self.tx_segment_size = Some(piece as u16);
+            self.tx_segment_size = piece as u16;
             self.stats.segs_out += (len.div_ceil(piece) - 1) as u64;
         }
         let end = seq + len as u32 + u32::from(fin);

@@ -197,7 +197,7 @@ impl Connection {
             rcv_rtt: self.autotune_rtt(),
             reassembly_ranges: self.ooo.range_count(),
             in_recovery: self.in_recovery,
-            retries: self.retries,
+            retries: u32::from(self.retries),
             readable: self.rcv_buf.len(),
             snd_wnd: self.snd_wnd,
             segs_in: s.segs_in,

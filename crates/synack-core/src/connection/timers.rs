@@ -55,7 +55,7 @@ impl Connection {
             self.timers.rtx = None;
         }
         self.timers.keepalive = if self.keepalive && matches!(self.state, State::Established | State::CloseWait) {
-            Some(self.last_recv + cfg.keepalive_idle + cfg.keepalive_interval * self.keepalive_probes)
+            Some(self.last_recv + cfg.keepalive_idle + cfg.keepalive_interval * u32::from(self.keepalive_probes))
         } else {
             None
         };
@@ -106,11 +106,11 @@ impl Connection {
             self.ack_now = true;
         }
         if self.timers.keepalive.is_some_and(|t| t <= now) {
-            if self.keepalive_probes >= cfg.keepalive_count {
+            if u32::from(self.keepalive_probes) >= cfg.keepalive_count.min(u32::from(u16::MAX)) {
                 self.enter_closed(CloseReason::Error(Error::TimedOut));
                 return;
             }
-            self.keepalive_probes += 1;
+            self.keepalive_probes = self.keepalive_probes.saturating_add(1);
             self.keepalive_probe = true;
         }
         self.after_event(now, cfg);
@@ -124,7 +124,7 @@ impl Connection {
         match self.state {
             State::SynSent | State::SynReceived => {
                 let limit = if self.state == State::SynSent { cfg.syn_retries } else { cfg.synack_retries };
-                if self.retries >= limit {
+                if u32::from(self.retries) >= limit.min(u32::from(u16::MAX)) {
                     self.enter_closed(CloseReason::Error(self.timeout_error()));
                     return;
                 }
@@ -133,7 +133,7 @@ impl Connection {
                 self.pending.retransmission = Some(true);
             }
             _ => {
-                if self.retries >= cfg.retries2 {
+                if u32::from(self.retries) >= cfg.retries2.min(u32::from(u16::MAX)) {
                     self.enter_closed(CloseReason::Error(self.timeout_error()));
                     return;
                 }
@@ -162,7 +162,7 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
             }
         }
-        self.retries += 1;
+        self.retries = self.retries.saturating_add(1);
         self.rtt.back_off();
         self.timers.rtx = Some(now + self.rtt.rto(cfg.max_rto));
     }

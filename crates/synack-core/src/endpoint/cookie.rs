@@ -14,9 +14,23 @@ use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::FourTuple;
 
-/// The MSS values a cookie can carry (three bits); the peer's MSS is
-/// rounded down to one of them.
-pub(crate) const MSS_TABLE: [u16; 8] = [64, 536, 1220, 1300, 1380, 1440, 1460, 8960];
+/// The MSS values a cookie can carry for IPv4; the peer's MSS is rounded
+/// down to one of them. Linux's msstab_ipv4 (536, 1300, 1440, 1460), with
+/// 64 below it: Linux rounds a smaller MSS up to 536, synack never sends
+/// more than the peer asked for.
+pub(crate) const MSS_TABLE_V4: [u16; 5] = [64, 536, 1300, 1440, 1460];
+/// The same for IPv6: Linux's msstab_ipv6 (1280, 1480, 1500 and 9000 less
+/// 60 bytes of headers), with 64 below it.
+pub(crate) const MSS_TABLE_V6: [u16; 5] = [64, 1220, 1420, 1440, 8940];
+
+/// The table for `tuple`'s family.
+fn mss_table(tuple: &FourTuple) -> &'static [u16] {
+    if tuple.local.is_ipv6() {
+        &MSS_TABLE_V6
+    } else {
+        &MSS_TABLE_V4
+    }
+}
 
 /// Seconds per tick of the cookie counter.
 const TICK_SECS: u64 = 64;
@@ -38,7 +52,7 @@ const TS_OPTION_BITS: u32 = 0x3f;
 /// What a valid cookie gives back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CookieOptions {
-    /// The peer's MSS, rounded down to [`MSS_TABLE`].
+    /// The peer's MSS, rounded down to the family's table ([`MSS_TABLE_V4`], [`MSS_TABLE_V6`]).
     pub mss: u16,
     /// The peer's window scale, if it offered one (known only with timestamps).
     pub window_scale: Option<u8>,
@@ -68,7 +82,7 @@ impl CookieJar {
     /// The ISS for a SYN from `tuple` with sequence number `peer_isn` and MSS `peer_mss`.
     pub fn make(&self, now: Instant, tuple: &FourTuple, peer_isn: SeqNum, peer_mss: u16) -> SeqNum {
         let count = Self::tick(now);
-        let index = MSS_TABLE.iter().rposition(|&m| m <= peer_mss).unwrap_or(0) as u32;
+        let index = mss_table(tuple).iter().rposition(|&m| m <= peer_mss).unwrap_or(0) as u32;
         let low = self.h2.tuple_hash(tuple, count ^ peer_isn.0.rotate_left(8)).wrapping_add(index) & 0x00ff_ffff;
         SeqNum(self.h1.tuple_hash(tuple, 0).wrapping_add(peer_isn.0).wrapping_add(count << 24).wrapping_add(low))
     }
@@ -84,7 +98,7 @@ impl CookieJar {
         }
         let count = now_count.wrapping_sub(age);
         let index = cookie.wrapping_sub(self.h2.tuple_hash(tuple, count ^ peer_isn.0.rotate_left(8))) & 0x00ff_ffff;
-        MSS_TABLE.get(index as usize).copied()
+        mss_table(tuple).get(index as usize).copied()
     }
 }
 
@@ -127,9 +141,22 @@ mod tests {
     #[test]
     fn a_cookie_round_trips_its_mss() {
         let t0 = Instant::from_micros(1_000_000_000);
-        for (mss, expect) in [(1460, 1460), (1400, 1380), (536, 536), (100, 64), (9000, 8960), (40, 64)] {
+        for (mss, expect) in [(1460, 1460), (1400, 1300), (536, 536), (100, 64), (9000, 1460), (40, 64)] {
             let iss = jar().make(t0, &tuple(5000), SeqNum(77), mss);
             assert_eq!(jar().check(t0, &tuple(5000), SeqNum(77), iss), Some(expect));
+        }
+    }
+
+    #[test]
+    fn an_ipv6_cookie_uses_the_ipv6_table() {
+        let t0 = Instant::from_micros(1_000_000_000);
+        let v6 = FourTuple {
+            local: SocketAddr::from(([0xfd00, 0, 0, 0, 0, 0, 0, 2], 80)),
+            remote: SocketAddr::from(([0xfd00, 0, 0, 0, 0, 0, 0, 1], 5000)),
+        };
+        for (mss, expect) in [(1440, 1440), (1430, 1420), (1400, 1220), (9000, 8940), (1000, 64)] {
+            let iss = jar().make(t0, &v6, SeqNum(77), mss);
+            assert_eq!(jar().check(t0, &v6, SeqNum(77), iss), Some(expect), "mss {mss}");
         }
     }
 
