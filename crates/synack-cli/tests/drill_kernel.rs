@@ -14,7 +14,6 @@ use std::process::Command;
 /// kernel miss its window now and then.
 const KNOWN_DIFFERENCES: &[&str] = &[
     "congestion/tcp_congestion_sockopt.pkt",
-    "reset/challenge_ack_rate_limit.pkt",
     "urgent/urgent_data_inline.pkt",
     "retransmit/karn_no_sample_from_retransmission.pkt",
 ];
