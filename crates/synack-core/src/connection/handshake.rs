@@ -221,7 +221,7 @@ impl Connection {
             // RFC 6298 §2: time the SYN unless it was retransmitted (Karn).
             if let Some((_, sent)) = self.rtt_probe.take() {
                 if self.retries == 0 {
-                    self.rtt.sample(now.saturating_since(sent), cfg.min_rto, cfg.max_rto);
+                    self.rtt.sample(super::since_micros_u32(now, sent), cfg.min_rto, cfg.max_rto);
                 }
             }
             self.retries = 0;

@@ -331,7 +331,7 @@ pub struct Connection {
 
     // Loss recovery and congestion control.
     rtt: RttEstimator,
-    rtt_probe: Option<(SeqNum, Instant)>,
+    rtt_probe: Option<(SeqNum, u32)>,
     /// Our TSval at the last retransmission timeout: older echoes give no RTT sample.
     rto_ts: Option<u32>,
     cc: Congestion,
@@ -401,6 +401,17 @@ pub struct Connection {
 }
 
 /// A buffer size as u32 (sizes are validated far below u32::MAX).
+/// `now` in wrapping microseconds (an RTT probe's send time: 71 minutes
+/// before it wraps, far past any round trip).
+fn micros_u32(now: Instant) -> u32 {
+    now.as_micros() as u32
+}
+
+/// The time from `sent` ([`micros_u32`]) to `now`.
+fn since_micros_u32(now: Instant, sent: u32) -> core::time::Duration {
+    core::time::Duration::from_micros(u64::from(micros_u32(now).wrapping_sub(sent)))
+}
+
 fn clamp_u32(size: usize) -> u32 {
     size.clamp(1, u32::MAX as usize) as u32
 }

@@ -443,7 +443,7 @@ impl Connection {
             // Karn's rule: the probe is cleared whenever we retransmit.
             let (_, sent) = self.rtt_probe.filter(|&(seq, _)| seg.ack > seq)?;
             self.rtt_probe = None;
-            now.saturating_since(sent)
+            super::since_micros_u32(now, sent)
         };
         self.rtt.sample(sample, cfg.min_rto, cfg.max_rto);
         Some(sample)
@@ -626,7 +626,7 @@ impl Connection {
     fn send_syn(&mut self, now: Instant, cfg: &Config, buf: &mut [u8], flags: TcpFlags) -> Option<usize> {
         let iss = self.iss;
         if self.snd_max == self.iss && !self.ts_ok {
-            self.rtt_probe = Some((iss, now));
+            self.rtt_probe = Some((iss, super::micros_u32(now)));
         }
         let n = self.emit(now, cfg, buf, iss, flags, 0)?;
         if self.snd_max > self.iss {
@@ -774,7 +774,7 @@ impl Connection {
                 self.rtt_probe = None;
             }
         } else if self.rtt_probe.is_none() && !self.ts_ok {
-            self.rtt_probe = Some((seq, now));
+            self.rtt_probe = Some((seq, super::micros_u32(now)));
         }
         if end > self.snd_nxt {
             self.snd_nxt = end;
