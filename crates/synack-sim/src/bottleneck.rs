@@ -33,6 +33,12 @@ pub struct Bottleneck {
 const PACKET: u64 = 1500;
 
 impl Bottleneck {
+    /// One flow of 8 MiB over a loss-free path of `rate_bps` and `rtt_ms`
+    /// (seed 1): the case the slow-start and buffer tests run.
+    pub fn clean(rate_bps: u64, rtt_ms: u64) -> Self {
+        Bottleneck { rate_bps, rtt: Duration::from_millis(rtt_ms), loss: 0.0, bytes: 8 << 20, flows: 1, seed: 1 }
+    }
+
     /// The queue: one bandwidth-delay product, in packets.
     pub fn queue_packets(&self) -> usize {
         ((self.rate_bps as f64 * self.rtt.as_secs_f64() / 8.0 / PACKET as f64).ceil() as usize).max(1)

@@ -8,14 +8,7 @@ use synack_core::Config;
 use synack_sim::bottleneck::{run_synack, Bottleneck};
 
 fn path(rtt_ms: u64) -> Bottleneck {
-    Bottleneck {
-        rate_bps: 100_000_000,
-        rtt: Duration::from_millis(rtt_ms),
-        loss: 0.0,
-        bytes: 8 << 20,
-        flows: 1,
-        seed: 1,
-    }
+    Bottleneck::clean(100_000_000, rtt_ms)
 }
 
 fn run(rtt_ms: u64, cfg: Config) -> (f64, usize) {
