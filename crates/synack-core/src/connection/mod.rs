@@ -400,7 +400,6 @@ pub struct Connection {
     tx_segment_size: u16,
 }
 
-/// A buffer size as u32 (sizes are validated far below u32::MAX).
 /// `now` in wrapping microseconds (an RTT probe's send time: 71 minutes
 /// before it wraps, far past any round trip).
 fn micros_u32(now: Instant) -> u32 {
@@ -412,6 +411,7 @@ fn since_micros_u32(now: Instant, sent: u32) -> core::time::Duration {
     core::time::Duration::from_micros(u64::from(micros_u32(now).wrapping_sub(sent)))
 }
 
+/// A buffer size as u32 (sizes are validated far below u32::MAX).
 fn clamp_u32(size: usize) -> u32 {
     size.clamp(1, u32::MAX as usize) as u32
 }

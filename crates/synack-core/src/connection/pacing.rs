@@ -40,14 +40,19 @@ impl Connection {
     /// times 200 % in slow start (cwnd below half ssthresh) and 120 %
     /// after. `None` before the first RTT sample (unlimited, as Linux).
     pub(super) fn pacing_rate(&self) -> Option<u64> {
-        let srtt = self.rtt.srtt()?.as_micros().max(1) as u64;
+        Some(self.pacing_rate_at(self.rtt.srtt()?))
+    }
+
+    /// The pacing rate, in bytes per second, were the round trip `rtt`.
+    pub(super) fn pacing_rate_at(&self, rtt: Duration) -> u64 {
+        let srtt = rtt.as_micros().max(1) as u64;
         let cwnd = u64::from(self.cc.cwnd()).max(u64::from(self.snd_max.since(self.snd_una)));
         let ratio = if u64::from(self.cc.cwnd()) < u64::from(self.cc.ssthresh()) / 2 {
             PACING_SS_RATIO
         } else {
             PACING_CA_RATIO
         };
-        Some(cwnd.saturating_mul(ratio).saturating_mul(10_000) / srtt)
+        cwnd.saturating_mul(ratio).saturating_mul(10_000) / srtt
     }
 
     /// Bytes one super-segment of new data may carry: Linux's

@@ -8,7 +8,6 @@
 
 use super::sent_log::{Sent, SentLog};
 use super::{Connection, Segment};
-use crate::congestion::CongestionController;
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::Config;
@@ -236,15 +235,8 @@ impl Connection {
         if self.rack.is_none() && cfg.rack && self.sack_ok && self.state.is_synchronized() {
             self.rack = Some(Box::new(Rack::new(self.snd_una)));
         }
-        // The last of the queued data leaving with cwnd to spare: what is
-        // sent now is application-limited (Linux checks this at each write;
-        // at the end of a transfer, the last flight's samples are).
-        let unsent_after = self.send_buf.len().saturating_sub(end.since(self.snd_buf_seq) as usize);
-        let app_limited = unsent_after < usize::from(self.snd_mss) && self.pipe() < self.cc.cwnd();
+        self.check_app_limited(end);
         if let Some(r) = self.rack.as_mut() {
-            if app_limited && r.log.lost_bytes() == 0 {
-                r.rate.on_app_limited(self.snd_max.since(self.snd_una));
-            }
             let tx = r.rate.on_sent(now, r.log.is_empty());
             r.log.on_sent(start, end, now, tx);
         }
@@ -268,7 +260,6 @@ impl Connection {
         let ecr = seg.options.timestamps.map(|(_, ecr)| ecr);
         let blocks = seg.options.sack_blocks();
         let context = self.detection_context();
-        let min_rtt = self.rtt.min_rtt();
         let Some(r) = self.rack.as_mut() else { return false };
         let una = if seg.ack > una_before { seg.ack } else { una_before };
         let d = Delivery { now, ecr, ts_at, prior_fack: r.est.fack };
@@ -289,7 +280,7 @@ impl Connection {
                 est.fack = seg.ack;
             }
         }
-        rate.on_ack_done(min_rtt);
+        rate.on_ack_done(est.min_rtt);
         r.update_reo_wnd(dsack, una, snd_nxt);
         if !r.est.advanced {
             return false;

@@ -34,20 +34,23 @@ impl Connection {
         if self.send_buf.len() >= self.send_limit {
             return Err(Error::WouldBlock);
         }
-        self.check_app_limited();
+        self.check_app_limited(self.snd_nxt);
         let n = self.send_buf.push(data, self.send_limit);
         self.after_event(now, cfg);
         Ok(n)
     }
 
-    /// Before a write: if the sender had run dry (under one MSS unsent,
-    /// cwnd not the limit, nothing lost waiting), the flight now is
+    /// If less than one MSS would be left unsent past `sent_end` with cwnd
+    /// to spare and nothing lost waiting, what is in flight now is
     /// application-limited for delivery rate estimation (Linux's
-    /// tcp_rate_check_app_limited).
-    fn check_app_limited(&mut self) {
-        let unsent = self.send_buf.len().saturating_sub(self.snd_nxt.since(self.snd_buf_seq) as usize);
-        let pipe = self.pipe();
-        let cwnd = self.cc.cwnd();
+    /// tcp_rate_check_app_limited, which runs at each write; here also at
+    /// each transmission, so the last flight of a transfer counts too).
+    pub(super) fn check_app_limited(&mut self, sent_end: SeqNum) {
+        if self.rack.is_none() {
+            return;
+        }
+        let unsent = self.send_buf.len().saturating_sub(sent_end.since(self.snd_buf_seq) as usize);
+        let (pipe, cwnd) = (self.pipe(), self.cc.cwnd());
         if let Some(r) = self.rack.as_mut() {
             if unsent < usize::from(self.snd_mss) && pipe < cwnd && r.log.lost_bytes() == 0 {
                 r.rate.on_app_limited(pipe);
@@ -479,18 +482,15 @@ impl Connection {
     /// where RACK does; the pacing rate is taken at that RTT.
     fn ack_train(&self, now: Instant, cfg: &Config) -> crate::congestion::hystart::AckTrain {
         const LOW_WINDOW_SEGMENTS: u32 = 16;
-        const GSO_MAX_SIZE: u64 = 65536;
         let now_us = now.as_micros() as u32;
         let on = cfg.hystart_ack_train
             && self.cc.kind() == crate::CongestionControl::Cubic
             && self.cc.cwnd() >= LOW_WINDOW_SEGMENTS * u32::from(self.snd_mss);
         let min_rtt = self.rack.as_ref().and_then(|r| r.min_rtt()).filter(|m| on && !m.is_zero());
         let threshold_us = min_rtt.map(|min_rtt| {
-            let min_us = min_rtt.as_micros() as u64;
-            // Slow start paces at 200 % of cwnd per RTT.
-            let rate = (2 * u64::from(self.cc.cwnd()) * 1_000_000 / min_us).max(1);
-            let delay = (GSO_MAX_SIZE * 4 * 1_000_000 / rate).min(1000);
-            let threshold = (min_us + delay).min(u64::from(u32::MAX >> 1)) as u32;
+            let rate = self.pacing_rate_at(min_rtt).max(1);
+            let delay = (super::pacing::GSO_MAX_SIZE as u64 * 4 * 1_000_000 / rate).min(1000);
+            let threshold = (min_rtt.as_micros() as u64 + delay).min(u64::from(u32::MAX >> 1)) as u32;
             if cfg.pacing {
                 threshold
             } else {

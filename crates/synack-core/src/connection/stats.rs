@@ -161,6 +161,7 @@ impl Connection {
     pub fn info(&self, max_rto: Duration) -> ConnectionInfo {
         use crate::congestion::CongestionController;
         let s = &self.stats;
+        let delivery = self.rack.as_ref().and_then(|r| r.rate.rate());
         ConnectionInfo {
             state: self.state,
             snd_mss: self.snd_mss,
@@ -179,8 +180,8 @@ impl Connection {
             dsack_dups: self.rack.as_ref().map_or(0, |r| r.dsacks_in),
             conservative_slow_start: self.hystart.phase() == crate::congestion::hystart::Phase::Css,
             pacing_rate: self.pacing_rate(),
-            delivery_rate: self.rack.as_ref().and_then(|r| r.rate.rate()).map(|(rate, _)| rate),
-            delivery_rate_app_limited: self.rack.as_ref().and_then(|r| r.rate.rate()).is_some_and(|(_, a)| a),
+            delivery_rate: delivery.map(|(rate, _)| rate),
+            delivery_rate_app_limited: delivery.is_some_and(|(_, a)| a),
             reordering: self.scoreboard.dup_thresh(),
             tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),
