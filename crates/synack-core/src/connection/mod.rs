@@ -5,6 +5,7 @@
 mod ack_policy;
 mod blind_attacks;
 mod close;
+mod cwnd_validation;
 mod delivery_rate;
 mod dsack_undo;
 mod frto;
@@ -355,6 +356,8 @@ pub struct Connection {
     rack: Option<Box<rack::Rack>>,
     /// HyStart++ in the initial slow start (RFC 9406).
     hystart: crate::congestion::hystart::HyStart,
+    /// Whether the last flight used cwnd (RFC 7661, Linux's tcp_is_cwnd_limited).
+    cwnd_validation: cwnd_validation::CwndValidation,
     /// Pacing: the earliest time the next data may leave, and whether
     /// data is waiting for it.
     pace_next: Instant,
@@ -488,6 +491,7 @@ impl Connection {
             tlp: tail_loss_probe::Tlp::default(),
             rack: None,
             hystart: crate::congestion::hystart::HyStart::new(cfg.hystart, iss),
+            cwnd_validation: cwnd_validation::CwndValidation::new(iss),
             pace_next: now,
             paced: false,
             retransmit_head: false,

@@ -186,7 +186,9 @@ impl Connection {
             } else {
                 self.dupacks = 0;
                 let acked = self.slow_start_growth(now, cfg, ack, acked, rtt_sample);
-                self.cc.on_ack(acked, mss, now, self.rtt.srtt());
+                if self.cwnd_may_grow() {
+                    self.cc.on_ack(acked, mss, now, self.rtt.srtt());
+                }
                 // RFC 6675 §5 (2): SACKs above the new SND.UNA may show it lost.
                 if self.sack_ok && ack > self.recover && self.snd_max > self.snd_una && self.loss_detected(rack_lost) {
                     self.enter_recovery(now, mss);
@@ -419,12 +421,19 @@ impl Connection {
             // RFC 8985 §7.3: the probe is one segment, whatever cwnd says.
             return by_peer.min(u32::from(self.snd_mss));
         }
+        by_peer.min(self.cwnd_room())
+    }
+
+    /// What cwnd leaves for new data: less `pipe` in SACK recovery (RFC
+    /// 6675 §5 (C)), less what F-RTO counts after a timeout, less the
+    /// flight otherwise.
+    pub(super) fn cwnd_room(&self) -> u32 {
         if self.sack_recovery {
-            by_peer.min(self.effective_cwnd().saturating_sub(self.pipe()))
+            self.effective_cwnd().saturating_sub(self.pipe())
         } else if let Some(flight) = self.frto_flight() {
-            by_peer.min(self.cc.cwnd().saturating_sub(flight))
+            self.cc.cwnd().saturating_sub(flight)
         } else {
-            by_peer.min(self.cc.cwnd().saturating_sub(in_flight))
+            self.cc.cwnd().saturating_sub(self.snd_nxt.since(self.snd_una))
         }
     }
 
@@ -513,7 +522,11 @@ impl Connection {
         self.tx = tx;
         self.tx_segment_size = 0;
         let max_before = self.snd_max;
-        let n = self.next_segment(now, cfg, buf)?;
+        let sent = self.next_segment(now, cfg, buf);
+        if self.state.is_synchronized() {
+            self.validate_cwnd();
+        }
+        let n = sent?;
         self.rearm_timers(now, cfg);
         if self.snd_max > max_before {
             // New data went out: the probe counts from its transmission.
