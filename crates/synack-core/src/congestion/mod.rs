@@ -35,6 +35,9 @@ pub trait CongestionController {
     fn on_spurious_recovery(&mut self, cwnd: u32, ssthresh: u32);
     /// A retransmission timeout (RFC 5681 §3.1, eq. 4).
     fn on_rto(&mut self, flight: u32, mss: u32);
+    /// A further timeout of a segment the timer already retransmitted:
+    /// cwnd is the loss window, ssthresh is held (RFC 5681 §3.1).
+    fn on_repeated_rto(&mut self, mss: u32);
     /// Restart after idle (RFC 5681 §4.1).
     fn on_idle_restart(&mut self, restart_window: u32);
     /// HyStart++ ends slow start (RFC 9406 §4.2): ssthresh = cwnd, and
@@ -109,6 +112,9 @@ impl CongestionController for Congestion {
     }
     fn on_rto(&mut self, flight: u32, mss: u32) {
         each!(self, c => c.on_rto(flight, mss))
+    }
+    fn on_repeated_rto(&mut self, mss: u32) {
+        each!(self, c => c.on_repeated_rto(mss))
     }
     fn on_idle_restart(&mut self, restart_window: u32) {
         each!(self, c => c.on_idle_restart(restart_window))

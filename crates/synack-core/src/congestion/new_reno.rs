@@ -83,6 +83,11 @@ impl CongestionController for NewReno {
         self.acked_in_ca = 0;
     }
 
+    fn on_repeated_rto(&mut self, mss: u32) {
+        self.cwnd = mss;
+        self.acked_in_ca = 0;
+    }
+
     fn on_idle_restart(&mut self, restart_window: u32) {
         self.cwnd = self.cwnd.min(restart_window);
     }

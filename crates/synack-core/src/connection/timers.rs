@@ -143,7 +143,13 @@ impl Connection {
                 } else {
                     // RFC 5682 step 1 (before the reduction it may undo).
                     self.frto_on_timeout(now, cfg);
-                    self.cc.on_rto(self.snd_max.since(self.snd_una), mss);
+                    if self.retries == 0 {
+                        self.cc.on_rto(self.snd_max.since(self.snd_una), mss);
+                    } else {
+                        // RFC 5681 §3.1: the same segment timed out again;
+                        // ssthresh is held (as Linux's tcp_enter_loss).
+                        self.cc.on_repeated_rto(mss);
+                    }
                     self.hystart.stop();
                     self.stats.timeouts = self.stats.timeouts.saturating_add(1);
                     self.pending.retransmission = Some(true);
