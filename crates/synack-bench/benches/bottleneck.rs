@@ -7,7 +7,9 @@
 //! are exact for the seed.
 //!
 //! `cargo bench -p synack-bench --bench bottleneck` (`SYNACK_BOTTLENECK_MB=N`
-//! MiB per flow, default 20).
+//! MiB per flow, default 20; `SYNACK_BOTTLENECK_SEED=N` another loss
+//! pattern, default 1; `SYNACK_BOTTLENECK_ROWS=100:2,20:5` only those
+//! RTT (ms) : loss (%) rows, and no multi-flow runs).
 
 use core::time::Duration;
 use synack_core::{Config, CongestionControl};
@@ -20,6 +22,18 @@ const LIMIT: Duration = Duration::from_secs(4000);
 
 fn main() {
     let mb = std::env::var("SYNACK_BOTTLENECK_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(20u64);
+    let seed = std::env::var("SYNACK_BOTTLENECK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1u64);
+    let rows: Option<Vec<(u64, f64)>> = std::env::var("SYNACK_BOTTLENECK_ROWS").ok().map(|r| {
+        r.split(',')
+            .filter_map(|row| {
+                let (rtt, loss) = row.split_once(':')?;
+                Some((rtt.trim().parse().ok()?, loss.trim().parse::<f64>().ok()? / 100.0))
+            })
+            .collect()
+    });
+    let wanted = |rtt_ms: u64, loss: f64| {
+        rows.as_ref().is_none_or(|r| r.iter().any(|&(t, l)| t == rtt_ms && (l - loss).abs() < 1e-9))
+    };
     let cfg = Config {
         congestion_control: CongestionControl::Cubic,
         send_buffer: BUFFER,
@@ -45,13 +59,16 @@ fn main() {
     );
     for rtt_ms in [20u64, 100] {
         for loss in [0.0, 0.001, 0.01, 0.02, 0.05] {
+            if !wanted(rtt_ms, loss) {
+                continue;
+            }
             let b = Bottleneck {
                 rate_bps: RATE,
                 rtt: Duration::from_millis(rtt_ms),
                 loss,
                 bytes: mb << 20,
                 flows: 1,
-                seed: 1,
+                seed,
             };
             let ours = run_synack(&b, cfg.clone(), LIMIT);
             let f = ours.flows[0];
@@ -75,6 +92,9 @@ fn main() {
                 f.goodput_bps() / theirs.goodput_bps.max(1.0),
             );
         }
+    }
+    if rows.is_some() {
+        return;
     }
     for rtt_ms in [20u64, 100] {
         let b = Bottleneck {
