@@ -12,8 +12,7 @@ use std::process::Command;
 /// Scripts where synack does not yet do what Linux does (CONFORMANCE.md,
 /// "Linux as the oracle"), and one whose sub-millisecond timing makes the
 /// kernel miss its window now and then.
-const KNOWN_DIFFERENCES: &[&str] =
-    &["urgent/urgent_data_inline.pkt", "retransmit/karn_no_sample_from_retransmission.pkt"];
+const KNOWN_DIFFERENCES: &[&str] = &["retransmit/karn_no_sample_from_retransmission.pkt"];
 
 /// Why Linux may skip a script: synack-only behaviour, a timeline too long
 /// for real time, or cubic not allowed in new namespaces on this host.

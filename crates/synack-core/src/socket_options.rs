@@ -1,6 +1,6 @@
 //! Per-socket options: what a BSD socket keeps for one connection or
-//! listener (SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_LINGER, TCP_NODELAY,
-//! TCP_CORK, TCP_USER_TIMEOUT, IP_TTL / IPV6_UNICAST_HOPS, TCP_CONGESTION).
+//! listener (SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_LINGER, SO_OOBINLINE,
+//! TCP_NODELAY, TCP_CORK, TCP_USER_TIMEOUT, IP_TTL / IPV6_UNICAST_HOPS, TCP_CONGESTION).
 //! The endpoint's [`Config`] gives the defaults; a socket layer (the tokio
 //! runtime's `TcpSocket`, drill's system calls) keeps one of these per
 //! socket, opens connections and listeners with it
@@ -41,6 +41,11 @@ pub struct SocketOptions {
     /// connection finishes sending in the background, as Linux's does once
     /// the linger time is over).
     pub linger: Option<Duration>,
+    /// SO_OOBINLINE, kept and reported. synack always delivers urgent data
+    /// in the stream (RFC 9293 MUST-31: urgent data of any length), as
+    /// Linux does with this option on; without it Linux takes the last
+    /// urgent byte out of the stream for MSG_OOB, which synack does not.
+    pub oob_inline: bool,
 }
 
 impl SocketOptions {
@@ -57,6 +62,7 @@ impl SocketOptions {
             hop_limit: cfg.hop_limit,
             congestion_control: cfg.congestion_control,
             linger: None,
+            oob_inline: false,
         }
     }
 

@@ -379,11 +379,16 @@ mod established {
         assert!(r.events().contains(&Event::Urgent(h)));
         assert_eq!(r.p.b.urgent_unread(h), Ok(3));
         let now = r.now();
-        let mut two = [0u8; 2];
-        assert_eq!(r.p.b.recv(now, h, &mut two), Ok(2));
+        assert_eq!(r.p.b.at_urgent_mark(h), Ok(false));
+        // A read stops before the mark, the last urgent byte (SIOCATMARK).
+        let mut buf = [0u8; 100];
+        assert_eq!(r.p.b.recv(now, h, &mut buf), Ok(2));
+        assert_eq!(&buf[..2], b"UR");
         assert_eq!(r.p.b.urgent_unread(h), Ok(1));
-        assert_eq!(r.read(), b"Grest", "inline, in order");
+        assert_eq!(r.p.b.at_urgent_mark(h), Ok(true));
+        assert_eq!(r.read(), b"Grest", "inline, in order, from the mark on");
         assert_eq!(r.p.b.urgent_unread(h), Ok(0));
+        assert_eq!(r.p.b.at_urgent_mark(h), Ok(false));
     }
 
     #[test]

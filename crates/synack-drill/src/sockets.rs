@@ -214,7 +214,12 @@ impl SynackTarget {
                 let fd = arg_int(spec, 0)?;
                 let vectored = matches!(spec.name.as_str(), "readv" | "recvmsg");
                 let want = if vectored { iov_len(spec)? } else { arg_int(spec, 2)? as usize };
-                let r = self.read(fd, want)?;
+                let flags = match spec.name.as_str() {
+                    "recv" | "recvfrom" => spec.args.get(3).and_then(int).unwrap_or(0),
+                    "recvmsg" => spec.args.get(2).and_then(int).unwrap_or(0),
+                    _ => 0,
+                };
+                let r = self.read(fd, want, flags)?;
                 match (&r, expected_cmsgs(spec)?) {
                     (Attempt::Done(n, None), Some(cmsgs)) if *n >= 0 => Ok(self.check_inq(fd, &cmsgs)?.unwrap_or(r)),
                     _ => Ok(r),
@@ -241,6 +246,7 @@ impl SynackTarget {
                 let v = match name_of(spec, 1).as_str() {
                     "SIOCINQ" | "FIONREAD" => self.ep.readable_bytes(h).unwrap_or(0) as i64,
                     "SIOCOUTQ" | "TIOCOUTQ" => self.ep.send_queued(h).unwrap_or(0) as i64,
+                    "SIOCATMARK" => i64::from(self.ep.at_urgent_mark(h).unwrap_or(false)),
                     other => return Err(Attempt::Unsupported(format!("ioctl {other}"))),
                 };
                 match spec.args.get(2).and_then(int) {
@@ -338,10 +344,21 @@ impl SynackTarget {
         Ok(if nonblocking { errno("EAGAIN") } else { Attempt::Block })
     }
 
-    fn read(&mut self, fd: i64, want: usize) -> Result<Attempt, Attempt> {
+    /// read, recv and recvmsg: up to `want` bytes, stopping before the
+    /// urgent mark; MSG_DONTWAIT for one call. MSG_OOB is EINVAL, as on
+    /// Linux with SO_OOBINLINE: urgent data is in the stream (SocketOptions::oob_inline).
+    fn read(&mut self, fd: i64, want: usize, flags: i64) -> Result<Attempt, Attempt> {
+        const MSG_OOB: i64 = 0x1;
+        const MSG_DONTWAIT: i64 = 0x40;
+        if flags & !(MSG_OOB | MSG_DONTWAIT) != 0 {
+            return Err(Attempt::Unsupported(format!("recv flags {flags:#x}")));
+        }
         let now = self.now;
-        let nonblocking = self.sock(fd)?.nonblocking;
+        let nonblocking = self.sock(fd)?.nonblocking || flags & MSG_DONTWAIT != 0;
         let h = self.conn_of(fd)?;
+        if flags & MSG_OOB != 0 {
+            return Ok(errno("EINVAL"));
+        }
         let mut buf = vec![0u8; want];
         Ok(match self.ep.recv(now, h, &mut buf) {
             Ok(n) => Attempt::Done(n as i64, None),
@@ -380,6 +397,10 @@ impl SynackTarget {
         let need = || v.ok_or_else(|| Attempt::Unsupported(format!("setsockopt {name}: value not understood")));
         match name.as_str() {
             "SO_REUSEADDR" | "SO_REUSEPORT" => {}
+            "SO_OOBINLINE" => {
+                let on = need()? != 0;
+                self.set_opts(fd, |o| o.oob_inline = on)?;
+            }
             "TCP_INQ" => self.sock(fd)?.inq = need()? != 0,
             "SO_KEEPALIVE" => {
                 let on = need()? != 0;
@@ -486,6 +507,7 @@ impl SynackTarget {
                 e
             }
             "SO_KEEPALIVE" => i64::from(s.opts.keepalive),
+            "SO_OOBINLINE" => i64::from(s.opts.oob_inline),
             "TCP_NODELAY" => i64::from(s.opts.nodelay),
             "TCP_CORK" => i64::from(s.opts.cork),
             "TCP_INQ" => i64::from(s.inq),

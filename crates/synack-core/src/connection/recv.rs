@@ -201,7 +201,7 @@ impl Connection {
         f: &mut dyn FnMut(&[u8]),
     ) -> Result<usize, Error> {
         if !self.rcv_buf.is_empty() && max > 0 {
-            let n = self.rcv_buf.pop_with(max, f);
+            let n = self.rcv_buf.pop_with(self.stop_at_urgent_mark(max), f);
             self.autotune_on_read(now);
             if self.rcv_buf.is_empty() {
                 self.note_drained(now);
@@ -387,6 +387,22 @@ impl Connection {
                 self.pending.urgent = true;
             }
         }
+    }
+
+    /// A read of up to `max` bytes ends just before the urgent mark, the
+    /// last urgent byte, and the next read starts at it: the application
+    /// learns where urgent data ends (RFC 9293 MUST-33) as BSD sockets and
+    /// Linux's tcp_recvmsg show it (SIOCATMARK; `urgent/urgent_data_inline.pkt`).
+    fn stop_at_urgent_mark(&self, max: usize) -> usize {
+        match self.urgent_unread() {
+            0 | 1 => max,
+            n => max.min(n - 1),
+        }
+    }
+
+    /// Whether the next byte read is the last urgent byte (SIOCATMARK).
+    pub(crate) fn at_urgent_mark(&self) -> bool {
+        self.urgent_unread() == 1
     }
 
     /// Urgent bytes not yet read by the application (RFC 9293 MUST-33).

@@ -495,6 +495,12 @@ impl Endpoint {
         Ok(self.conn(h)?.urgent_unread())
     }
 
+    /// Whether the next byte `recv` returns is the last urgent byte, the
+    /// mark a read stops before (SIOCATMARK).
+    pub fn at_urgent_mark(&self, h: ConnHandle) -> Result<bool, Error> {
+        Ok(self.conn(h)?.at_urgent_mark())
+    }
+
     /// RECEIVE (§3.10.3): reads into `buf`; `Ok(0)` is end of stream.
     pub fn recv(&mut self, now: Instant, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
         let idx = self.check(h)?;
