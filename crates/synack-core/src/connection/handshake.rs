@@ -217,6 +217,8 @@ impl Connection {
         self.accept_syn(now, cfg, seg);
         if ack_ok {
             self.snd_una = seg.ack;
+            // The SYN counts in tcpi_bytes_acked here, as Linux's tcp_ack counts it.
+            self.stats.bytes_acked += 1;
             self.snd_buf_seq = self.iss + 1;
             // RFC 6298 §2: time the SYN unless it was retransmitted (Karn).
             if let Some((_, sent)) = self.rtt_probe.take() {

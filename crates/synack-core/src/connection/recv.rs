@@ -320,6 +320,9 @@ impl Connection {
         let mut ranges = [(0u64, 0u64); 4];
         let n = self.ooo.sack_ranges(&mut ranges[..max - at]);
         for (block, &(left, right)) in out[at..].iter_mut().zip(&ranges[..n]) {
+            // A block that ends where a held FIN is covers the FIN's
+            // sequence number too (it is the segment's end_seq, as Linux reports it).
+            let right = if self.ooo.fin() == Some(right) { right + 1 } else { right };
             *block = SackBlock { left: self.ooo_seq(left).0, right: self.ooo_seq(right).0 };
         }
         at + n

@@ -5,7 +5,7 @@
 //! building every outgoing segment.
 
 use super::tail_loss_probe::Probe;
-use super::{frto, prr, rack, Connection, Recovery, Rst, Segment, State, TxLimits, Undo};
+use super::{frto, prr, rack, Connection, Origin, Recovery, Rst, Segment, State, TxLimits, Undo};
 use crate::congestion::CongestionController;
 use crate::error::Error;
 use crate::seq::SeqNum;
@@ -870,7 +870,11 @@ impl Connection {
         if flags.rst() {
             self.stats.resets_out = self.stats.resets_out.saturating_add(1);
         }
-        self.stats.segs_out += 1;
+        // A passive open's SYN-ACKs are not counted, as Linux sends them from
+        // its request socket (tcpi_segs_out starts at the handshake's end).
+        if !(flags.syn() && matches!(self.origin, Origin::Passive(_))) {
+            self.stats.segs_out += 1;
+        }
         self.stats.bytes_sent += len as u64;
         self.last_send = now;
         Some(n)

@@ -91,11 +91,12 @@ pub struct ConnectionInfo {
     pub snd_wnd: u32,
     /// Segments received.
     pub segs_in: u64,
-    /// Segments sent.
+    /// Segments sent (a passive open's SYN-ACKs not counted, as Linux's).
     pub segs_out: u64,
     /// Payload bytes sent, retransmissions included.
     pub bytes_sent: u64,
-    /// Bytes acknowledged by the peer.
+    /// Sequence space acknowledged by the peer: data and FIN, and the SYN
+    /// of an active open (as Linux's tcpi_bytes_acked).
     pub bytes_acked: u64,
     /// Bytes received in order.
     pub bytes_received: u64,
