@@ -122,22 +122,9 @@ impl CongestionController for Cubic {
     /// from the published text) takes the flight size, and allows cwnd
     /// where cwnd does not grow beyond the flight: the connection's cwnd
     /// validation (connection/cwnd_validation.rs) sees to that.
-    fn on_fast_retransmit(&mut self, _flight: u32, mss: u32) {
-        self.reduce(self.cwnd, mss);
-        self.set_cwnd(self.ssthresh + 3 * mss);
-    }
-
-    fn on_sack_recovery(&mut self, _flight: u32, mss: u32) {
+    fn on_recovery(&mut self, _flight: u32, mss: u32) {
         self.reduce(self.cwnd, mss);
         self.set_cwnd(self.ssthresh);
-    }
-
-    fn on_dup_ack_in_recovery(&mut self, mss: u32) {
-        self.cwnd += f64::from(mss);
-    }
-
-    fn on_partial_ack(&mut self, acked: u32, mss: u32) {
-        self.set_cwnd(self.cwnd().saturating_sub(acked).saturating_add(mss).max(mss));
     }
 
     fn on_recovery_end(&mut self, flight: u32, mss: u32) {
@@ -208,7 +195,7 @@ mod tests {
     /// A controller whose window was 100 segments when a loss was repaired.
     fn after_a_loss_at_100_segments() -> Cubic {
         let mut c = Cubic::new(100 * MSS);
-        c.on_sack_recovery(100 * MSS, MSS);
+        c.on_recovery(100 * MSS, MSS);
         c.on_recovery_end(70 * MSS, MSS);
         c
     }
@@ -216,7 +203,7 @@ mod tests {
     #[test]
     fn a_loss_reduces_the_window_by_beta() {
         let mut c = Cubic::new(100 * MSS);
-        c.on_sack_recovery(100 * MSS, MSS);
+        c.on_recovery(100 * MSS, MSS);
         assert_eq!((c.cwnd(), c.ssthresh()), (70 * MSS, 70 * MSS));
         c.on_recovery_end(70 * MSS, MSS);
         assert_eq!(c.cwnd(), 70 * MSS);
@@ -225,7 +212,7 @@ mod tests {
     #[test]
     fn a_loss_with_less_in_flight_takes_beta_of_cwnd() {
         let mut c = Cubic::new(10 * MSS);
-        c.on_sack_recovery(5 * MSS, MSS);
+        c.on_recovery(5 * MSS, MSS);
         assert_eq!(c.ssthresh(), 7 * MSS);
     }
 
@@ -271,7 +258,7 @@ mod tests {
     #[test]
     fn fast_convergence_lowers_w_max_when_it_keeps_falling() {
         let mut c = after_a_loss_at_100_segments();
-        c.on_sack_recovery(70 * MSS, MSS);
+        c.on_recovery(70 * MSS, MSS);
         // W_max = 70 * (1 + 0.7) / 2 = 59.5 segments.
         assert!((c.w_max - 59_500.0).abs() < 1.0, "{}", c.w_max);
     }

@@ -20,14 +20,11 @@ pub trait CongestionController {
     /// New data was cumulatively acknowledged outside recovery, at `now`,
     /// with the smoothed RTT if one is known.
     fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>);
-    /// Three duplicate ACKs: enter fast recovery (RFC 5681 §3.2 step 2).
-    fn on_fast_retransmit(&mut self, flight: u32, mss: u32);
-    /// Loss detected with SACK: enter recovery with cwnd = ssthresh (RFC 6675 §5 (4.2)).
-    fn on_sack_recovery(&mut self, flight: u32, mss: u32);
-    /// A further duplicate ACK during fast recovery (window inflation).
-    fn on_dup_ack_in_recovery(&mut self, mss: u32);
-    /// A partial ACK during recovery (RFC 6582 §3.2 step 5).
-    fn on_partial_ack(&mut self, acked: u32, mss: u32);
+    /// Loss detected (three duplicate ACKs, RFC 5681 §3.2 step 2; SACK or
+    /// RACK, RFC 6675 §5 (4.2)): enter fast recovery with cwnd = ssthresh.
+    /// What recovery sends is PRR's (RFC 6937), not a window inflated by
+    /// duplicate ACKs; `flight` is FlightSize without Limited Transmit's.
+    fn on_recovery(&mut self, flight: u32, mss: u32);
     /// The ACK that ends recovery (RFC 6582 §3.2 step 6).
     fn on_recovery_end(&mut self, flight: u32, mss: u32);
     /// The recovery was spurious (RFC 3522): restore the window and
@@ -92,17 +89,8 @@ impl CongestionController for Congestion {
     fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>) {
         each!(self, c => c.on_ack(acked, mss, now, srtt))
     }
-    fn on_fast_retransmit(&mut self, flight: u32, mss: u32) {
-        each!(self, c => c.on_fast_retransmit(flight, mss))
-    }
-    fn on_sack_recovery(&mut self, flight: u32, mss: u32) {
-        each!(self, c => c.on_sack_recovery(flight, mss))
-    }
-    fn on_dup_ack_in_recovery(&mut self, mss: u32) {
-        each!(self, c => c.on_dup_ack_in_recovery(mss))
-    }
-    fn on_partial_ack(&mut self, acked: u32, mss: u32) {
-        each!(self, c => c.on_partial_ack(acked, mss))
+    fn on_recovery(&mut self, flight: u32, mss: u32) {
+        each!(self, c => c.on_recovery(flight, mss))
     }
     fn on_recovery_end(&mut self, flight: u32, mss: u32) {
         each!(self, c => c.on_recovery_end(flight, mss))

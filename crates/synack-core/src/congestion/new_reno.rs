@@ -44,27 +44,12 @@ impl CongestionController for NewReno {
         }
     }
 
-    fn on_fast_retransmit(&mut self, flight: u32, mss: u32) {
-        // RFC 5681 §3.2 eq. 4 and step 3.
-        self.ssthresh = (flight / 2).max(2 * mss);
-        self.cwnd = self.ssthresh + 3 * mss;
-        self.acked_in_ca = 0;
-    }
-
-    fn on_sack_recovery(&mut self, flight: u32, mss: u32) {
-        // RFC 6675 §5 (4.2), with ssthresh per RFC 5681 eq. 4.
+    fn on_recovery(&mut self, flight: u32, mss: u32) {
+        // RFC 5681 §3.2 eq. 4; cwnd = ssthresh as RFC 6675 §5 (4.2) and
+        // RFC 6937 have it (no inflation: PRR decides what goes).
         self.ssthresh = (flight / 2).max(2 * mss);
         self.cwnd = self.ssthresh;
         self.acked_in_ca = 0;
-    }
-
-    fn on_dup_ack_in_recovery(&mut self, mss: u32) {
-        self.cwnd = self.cwnd.saturating_add(mss);
-    }
-
-    fn on_partial_ack(&mut self, acked: u32, mss: u32) {
-        // RFC 6582 §3.2 step 5: deflate by the amount acked, add back one MSS.
-        self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
     }
 
     fn on_recovery_end(&mut self, flight: u32, mss: u32) {
@@ -120,14 +105,15 @@ mod tests {
     }
 
     #[test]
-    fn fast_recovery_inflates_and_deflates() {
+    fn recovery_halves_the_flight_and_ends_at_most_at_ssthresh() {
         let mut c = NewReno::new(20_000);
-        c.on_fast_retransmit(20_000, 1000);
-        assert_eq!((c.ssthresh(), c.cwnd()), (10_000, 13_000));
-        c.on_dup_ack_in_recovery(1000);
-        assert_eq!(c.cwnd(), 14_000);
-        c.on_partial_ack(3000, 1000);
-        assert_eq!(c.cwnd(), 12_000);
+        c.on_recovery(20_000, 1000);
+        assert_eq!((c.ssthresh(), c.cwnd()), (10_000, 10_000));
+        // RFC 6582 §3.2 step 6: min(ssthresh, FlightSize + MSS).
+        c.on_recovery_end(4_000, 1000);
+        assert_eq!(c.cwnd(), 5_000);
+        let mut c = NewReno::new(20_000);
+        c.on_recovery(20_000, 1000);
         c.on_recovery_end(15_000, 1000);
         assert_eq!(c.cwnd(), 10_000);
     }

@@ -78,7 +78,7 @@ impl Connection {
         // SND.UNA (§3.2; Linux's new_recovery || icsk_retransmits).
         let earlier_recovery = self.in_recovery || (self.snd_una <= self.recover && self.retries == 0);
         let frto = if cfg.frto && (repeated || !earlier_recovery) { Frto::FirstAck } else { Frto::Off };
-        self.recovery = Some(Box::new(Recovery { undo, prr: None, timeout: Some(frto) }));
+        self.recovery = Some(Box::new(Recovery { undo, prr: None, timeout: Some(frto), dup_segments: 0 }));
     }
 
     /// F-RTO's state, while a timeout's recovery runs.

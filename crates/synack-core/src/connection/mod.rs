@@ -141,8 +141,12 @@ pub(crate) struct Undo {
 pub(crate) struct Recovery {
     /// How to undo the reduction if it proves spurious (RFC 3522, 4015).
     pub undo: Option<Undo>,
-    /// Proportional Rate Reduction of a SACK recovery (RFC 6937).
+    /// Proportional Rate Reduction of a fast recovery (RFC 6937).
     pub prr: Option<prr::Prr>,
+    /// Without SACK: the duplicate ACKs of this recovery not yet covered
+    /// by a cumulative ACK, each taken as one segment delivered (RFC 6937
+    /// §3; Linux's sacked_out for Reno).
+    pub dup_segments: u32,
     /// A timeout's recovery, and where F-RTO is in it (RFC 5682); `None`
     /// for a fast recovery.
     pub timeout: Option<frto::Frto>,

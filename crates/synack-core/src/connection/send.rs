@@ -124,6 +124,7 @@ impl Connection {
         let mss = u32::from(self.snd_mss);
         // RFC 6937: DeliveredData = change in SND.UNA + change in SACKed bytes.
         let (una_before, sacked_before, nxt_before) = (self.snd_una, self.sacked_bytes(), self.snd_nxt);
+        let dup_segments_before = self.recovery.as_ref().map_or(0, |r| r.dup_segments);
         let dsack = rack::is_dsack(seg.options.sack_blocks(), ack);
         let frto_ack = |dupack| frto::FrtoAck {
             una_before,
@@ -179,8 +180,8 @@ impl Connection {
                         self.high_rxt = self.snd_una;
                     }
                 } else {
-                    // Step 5: partial acknowledgment: retransmit the next hole.
-                    self.cc.on_partial_ack(acked, mss);
+                    // Step 5: partial acknowledgment: retransmit the next hole
+                    // (how much else goes is PRR's, below).
                     self.retransmit_head = true;
                 }
             } else {
@@ -215,7 +216,7 @@ impl Connection {
             self.frto_on_ack(&frto_ack(true));
             if self.in_recovery {
                 if !self.sack_recovery {
-                    self.cc.on_dup_ack_in_recovery(mss);
+                    self.count_dup_segment();
                 }
             } else if ack > self.recover
                 && ((!self.rack_on() && u32::from(self.dupacks) == self.scoreboard.dup_thresh())
@@ -229,11 +230,15 @@ impl Connection {
             // The peer answers our zero-window probes: it is alive.
             self.retries = 0;
         }
-        if self.sack_recovery {
+        if self.in_recovery {
             let advanced = self.snd_una.since(una_before);
-            let delivered = (i64::from(advanced) + i64::from(self.sacked_bytes()) - i64::from(sacked_before))
-                .clamp(0, i64::from(u32::MAX)) as u32;
-            let pipe = self.pipe();
+            let delivered = if self.sack_recovery {
+                (i64::from(advanced) + i64::from(self.sacked_bytes()) - i64::from(sacked_before))
+                    .clamp(0, i64::from(u32::MAX)) as u32
+            } else {
+                self.reno_delivered(advanced, dup_segments_before)
+            };
+            let pipe = self.recovery_pipe();
             if let Some(prr) = self.recovery.as_mut().and_then(|r| r.prr.as_mut()) {
                 prr.on_ack(delivered, advanced > 0, pipe, self.cc.ssthresh(), mss);
             }
@@ -244,13 +249,66 @@ impl Connection {
         }
     }
 
-    /// The congestion window sending goes by: PRR's during SACK recovery
+    /// The congestion window sending goes by: PRR's during fast recovery
     /// (RFC 6937), the controller's otherwise.
     pub(super) fn effective_cwnd(&self) -> u32 {
-        match (self.recovery.as_ref().and_then(|r| r.prr.as_ref()), self.sack_recovery) {
+        match (self.recovery.as_ref().and_then(|r| r.prr.as_ref()), self.in_recovery) {
             (Some(p), true) => p.cwnd(),
             _ => self.cc.cwnd(),
         }
+    }
+
+    /// `pipe` in fast recovery: RFC 6675's with SACK; without it, the
+    /// flight less a segment for each duplicate ACK and less the head
+    /// while it waits to be resent (Linux's tcp_packets_in_flight with
+    /// Reno's sacked_out and the head marked lost; once resent, the
+    /// retransmission takes its place).
+    pub(super) fn recovery_pipe(&self) -> u32 {
+        if self.sack_recovery {
+            return self.pipe();
+        }
+        let mss = u32::from(self.snd_mss);
+        let dups = self.recovery.as_ref().map_or(0, |r| r.dup_segments);
+        let lost_head = if self.retransmit_head { mss } else { 0 };
+        self.flight().saturating_sub(dups.saturating_mul(mss)).saturating_sub(lost_head)
+    }
+
+    /// Whether the head retransmission a recovery or timeout asked for may
+    /// go now: at once, but in recovery without SACK only as PRR allows
+    /// (as Linux: a partial ACK that leaves pipe at ssthresh resends the
+    /// next hole on the following duplicate ACK; the fast retransmission
+    /// itself always has room, PRR's first ACK grants it).
+    fn head_may_go(&self) -> bool {
+        if !self.in_recovery || self.sack_recovery || self.recovery.as_ref().is_none_or(|r| r.prr.is_none()) {
+            return true;
+        }
+        self.cwnd_room() >= u32::from(self.snd_mss)
+    }
+
+    /// A duplicate ACK in recovery without SACK: one more segment has left
+    /// the network, as long as fewer than the flight's segments are counted.
+    fn count_dup_segment(&mut self) {
+        let mss = u32::from(self.snd_mss).max(1);
+        let most = self.flight().div_ceil(mss).saturating_sub(1);
+        if let Some(r) = self.recovery.as_mut() {
+            r.dup_segments = (r.dup_segments + 1).min(most);
+        }
+    }
+
+    /// RFC 6937 §3, DeliveredData without SACK: one MSS for a duplicate
+    /// ACK; for a partial ACK the advance of SND.UNA less an MSS for each
+    /// duplicate ACK it covers (at least one MSS), as Linux's
+    /// tcp_remove_reno_sacks, which also forgets those duplicates.
+    fn reno_delivered(&mut self, advanced: u32, dups_before: u32) -> u32 {
+        let mss = u32::from(self.snd_mss).max(1);
+        let Some(r) = self.recovery.as_mut() else { return 0 };
+        if advanced == 0 {
+            return if r.dup_segments > dups_before { mss } else { 0 };
+        }
+        let covered = advanced.div_ceil(mss).saturating_sub(1);
+        let delivered = advanced.saturating_sub(r.dup_segments.saturating_mul(mss)).max(mss);
+        r.dup_segments = r.dup_segments.saturating_sub(covered);
+        delivered
     }
 
     /// RFC 6675 §4 SetPipe, or with RACK as Linux's tcp_packets_in_flight:
@@ -314,14 +372,26 @@ impl Connection {
             self.rescue_rxt = self.snd_una;
             let prior_cwnd = self.cc.cwnd();
             self.dsack_undo_begin(prior_cwnd, self.cc.ssthresh());
-            self.cc.on_sack_recovery(self.flight(), mss);
+            self.cc.on_recovery(self.flight_without_limited_transmit(), mss);
             let prr = Some(prr::Prr::new(prior_cwnd, self.cc.cwnd()));
-            self.recovery = Some(Box::new(Recovery { undo, prr, timeout: None }));
+            self.recovery = Some(Box::new(Recovery { undo, prr, timeout: None, dup_segments: 0 }));
         } else {
-            self.cc.on_fast_retransmit(self.flight(), mss);
-            // Without SACK there is neither undo (it needs SACK) nor PRR.
-            self.recovery = undo.map(|u| Box::new(Recovery { undo: Some(u), prr: None, timeout: None }));
+            let prior_cwnd = self.cc.cwnd();
+            self.cc.on_recovery(self.flight_without_limited_transmit(), mss);
+            // PRR as with SACK (RFC 6937 §3 estimates DeliveredData from
+            // duplicate ACKs), as Linux does for Reno; the ACKs that
+            // triggered it count.
+            let prr = Some(prr::Prr::new(prior_cwnd, self.cc.cwnd()));
+            let dup_segments = u32::from(self.dupacks);
+            self.recovery = Some(Box::new(Recovery { undo, prr, timeout: None, dup_segments }));
         }
+    }
+
+    /// FlightSize for ssthresh at the start of recovery: RFC 5681 §3.2
+    /// step 2 leaves out what Limited Transmit sent beyond cwnd (RFC 3042).
+    fn flight_without_limited_transmit(&self) -> u32 {
+        let flight = self.flight();
+        flight - flight.saturating_sub(self.cc.cwnd()).min(2 * u32::from(self.snd_mss))
     }
 
     /// Recovery is over (or undone): back to the open state.
@@ -428,12 +498,22 @@ impl Connection {
     /// 6675 §5 (C)), less what F-RTO counts after a timeout, less the
     /// flight otherwise.
     pub(super) fn cwnd_room(&self) -> u32 {
-        if self.sack_recovery {
-            self.effective_cwnd().saturating_sub(self.pipe())
+        if self.in_recovery && self.recovery.as_ref().is_some_and(|r| r.prr.is_some()) {
+            self.effective_cwnd().saturating_sub(self.recovery_pipe())
         } else if let Some(flight) = self.frto_flight() {
             self.cc.cwnd().saturating_sub(flight)
         } else {
-            self.cc.cwnd().saturating_sub(self.snd_nxt.since(self.snd_una))
+            // RFC 3042 (Limited Transmit) without SACK: the first two
+            // duplicate ACKs each let one new segment go beyond cwnd. (With
+            // SACK, RACK or RFC 6675 decide when recovery starts and what
+            // goes; the simulator's delivery-rate run lost 30 % of its rate
+            // sample when this applied there too.)
+            let limited = if self.in_recovery || self.sack_ok {
+                0
+            } else {
+                u32::from(self.dupacks.min(2)) * u32::from(self.snd_mss)
+            };
+            (self.cc.cwnd() + limited).saturating_sub(self.snd_nxt.since(self.snd_una))
         }
     }
 
@@ -561,7 +641,7 @@ impl Connection {
                 let sent_before = self.stats.bytes_sent;
                 let sent = self.send_data(now, cfg, buf);
                 let bytes = (self.stats.bytes_sent - sent_before).min(u64::from(u32::MAX)) as u32;
-                if let (true, Some(prr)) = (self.sack_recovery, self.recovery.as_mut().and_then(|r| r.prr.as_mut())) {
+                if let (true, Some(prr)) = (self.in_recovery, self.recovery.as_mut().and_then(|r| r.prr.as_mut())) {
                     prr.on_sent(bytes);
                 }
                 if bytes > 0 {
@@ -596,7 +676,7 @@ impl Connection {
                 return sent;
             }
         }
-        if self.retransmit_head {
+        if self.retransmit_head && self.head_may_go() {
             self.retransmit_head = false;
             // With RACK, the first segment it marked lost.
             let first_lost = self.rack.as_ref().and_then(|r| r.log.first_lost(self.snd_una, 1));

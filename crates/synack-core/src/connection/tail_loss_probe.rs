@@ -166,7 +166,7 @@ impl Connection {
             self.tlp.set(OUT, false);
             // As Linux's CWR state: ssthresh from the cwnd, and cwnd down to it.
             let cwnd = self.cc.cwnd();
-            self.cc.on_sack_recovery(cwnd, mss);
+            self.cc.on_recovery(cwnd, mss);
         } else if seg.ack == self.snd_una && seg.options.sack_blocks().is_empty() {
             self.tlp.set(OUT, false);
         }
