@@ -206,9 +206,12 @@ fn keepalive_probes_an_idle_connection_and_times_out_without_answers() {
     r.run_for(Duration::from_secs(9));
     assert!(r.take().is_empty());
     assert_eq!(r.state(), State::Established);
-    // Unanswered: three more probes, then the connection is dropped.
+    // Unanswered: three more probes, then the connection is reset (as Linux).
     r.run_for(Duration::from_secs(30));
-    assert_eq!(r.take().len(), 3);
+    let out = r.take();
+    assert_eq!(out.len(), 4);
+    assert!(out[..3].iter().all(|s| !s.flags.rst()));
+    assert!(out[3].flags.rst(), "the RST of a connection given up on");
     assert_eq!(r.state(), State::Closed);
     assert_eq!(r.p.b.close_reason(h).unwrap(), Some(CloseReason::Error(Error::TimedOut)));
 }

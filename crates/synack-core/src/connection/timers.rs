@@ -106,7 +106,17 @@ impl Connection {
             self.ack_now = true;
         }
         if self.timers.keepalive.is_some_and(|t| t <= now) {
-            if u32::from(self.keepalive_probes) >= cfg.keepalive_count.min(u32::from(u16::MAX)) {
+            // RFC 9293 §3.8.4 with §3.8.3, as Linux's tcp_keepalive_timer:
+            // with a user timeout, unanswered probes end the connection
+            // once it has passed since the peer was last heard (TCP_KEEPCNT
+            // does not count then); without, TCP_KEEPCNT probes do. Linux
+            // resets the connection it gives up on.
+            let given_up = match self.user_timeout() {
+                Some(ut) => self.keepalive_probes > 0 && self.last_recv + ut <= now,
+                None => u32::from(self.keepalive_probes) >= cfg.keepalive_count.min(u32::from(u16::MAX)),
+            };
+            if given_up {
+                self.send_rst = Some(super::Rst::Abort);
                 self.enter_closed(CloseReason::Error(Error::TimedOut));
                 return;
             }
