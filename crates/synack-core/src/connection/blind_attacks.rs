@@ -51,8 +51,10 @@ impl Connection {
             // A retransmission of data we have: our ACK was probably lost,
             // so ACK quickly for a while (Linux's tcp_send_dupack).
             self.ack.enter_quickack(self.window_last_advertised(), self.peer_seg_mss);
-            // RFC 2883 §4.1.1: report it (up to RCV.NXT) in a D-SACK block.
-            let end = seg.seq + seg.payload.len() as u32;
+            // RFC 2883 §4.1.1: report it (up to RCV.NXT) in a D-SACK block;
+            // a FIN's sequence number counts, as in Linux's (a FIN sent
+            // again is reported too).
+            let end = seg.seq + seg.payload.len() as u32 + u32::from(seg.flags.fin());
             self.note_duplicate(cfg, seg.seq, end.min(self.rcv_nxt));
         }
         if (carries_data && !seg.flags.syn()) || !self.oow_rate_limited(now, cfg) {
