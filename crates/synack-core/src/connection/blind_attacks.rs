@@ -6,7 +6,7 @@
 //! knows the 4-tuple cannot make the connection answer every spoofed
 //! segment, nor two stacks ACK each other in a loop.
 
-use super::{Connection, Segment};
+use super::{Connection, Segment, State};
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::Config;
@@ -53,9 +53,12 @@ impl Connection {
             self.ack.enter_quickack(self.window_last_advertised(), self.peer_seg_mss);
             // RFC 2883 §4.1.1: report it (up to RCV.NXT) in a D-SACK block;
             // a FIN's sequence number counts, as in Linux's (a FIN sent
-            // again is reported too).
+            // again is reported too). Not in TIME-WAIT, whose ACKs Linux
+            // sends from a timewait socket, without SACK.
             let end = seg.seq + seg.payload.len() as u32 + u32::from(seg.flags.fin());
-            self.note_duplicate(cfg, seg.seq, end.min(self.rcv_nxt));
+            if self.state != State::TimeWait {
+                self.note_duplicate(cfg, seg.seq, end.min(self.rcv_nxt));
+            }
         }
         if (carries_data && !seg.flags.syn()) || !self.oow_rate_limited(now, cfg) {
             self.ack_now = true;
