@@ -265,7 +265,7 @@ pub struct Connection {
     origin: Origin,
     /// The user called close: the connection is orphaned and frees itself.
     user_closed: bool,
-    /// The user shut down reading: arriving data is discarded.
+    /// The user shut down reading: reads end instead of waiting (SHUT_RD).
     read_shut: bool,
 
     // Send sequence space (RFC 9293 §3.3.1).

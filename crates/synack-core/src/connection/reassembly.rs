@@ -65,21 +65,18 @@ impl Reassembly {
     }
 
     /// Holds `data` found at stream offset `off` (past `base`): its bytes
-    /// go into `ring` at their place (unless `store` is false: the reader
-    /// shut down, only the sequence space is tracked). `limit` is the
+    /// go into `ring` at their place. `limit` is the
     /// ring's size limit, which the caller's window trim respects.
     /// Returns the bytes that were new.
-    pub fn insert(&mut self, ring: &mut RingBuf, limit: usize, off: u64, data: &[u8], store: bool) -> u64 {
+    pub fn insert(&mut self, ring: &mut RingBuf, limit: usize, off: u64, data: &[u8]) -> u64 {
         debug_assert!(off > self.base);
         let data = match self.fin {
             Some(fin) if off >= fin => return 0,
             Some(fin) => &data[..data.len().min((fin - off) as usize)],
             None => data,
         };
-        if store {
-            let at = ring.len() + (off - self.base) as usize;
-            ring.write_at(at, data, limit);
-        }
+        let at = ring.len() + (off - self.base) as usize;
+        ring.write_at(at, data, limit);
         let fresh = self.ranges.insert(off, off + data.len() as u64);
         self.note_recent(off);
         let max_ranges = (limit / BUFFER_BYTES_PER_RANGE).max(MIN_RANGES);
@@ -93,8 +90,8 @@ impl Reassembly {
 
     /// Moves `base` past `n` bytes delivered in order, then past whatever
     /// held data is now contiguous with it, which becomes readable in
-    /// `ring` (when stored). Returns the extra bytes joined.
-    pub fn advance(&mut self, ring: &mut RingBuf, n: u64, store: bool) -> u64 {
+    /// `ring`. Returns the extra bytes joined.
+    pub fn advance(&mut self, ring: &mut RingBuf, n: u64) -> u64 {
         self.base += n;
         let mut joined = 0;
         while let Some((start, end)) = self.ranges.first() {
@@ -104,9 +101,7 @@ impl Reassembly {
             self.ranges.pop_first();
             if end > self.base {
                 let extra = end - self.base;
-                if store {
-                    ring.commit(extra as usize);
-                }
+                ring.commit(extra as usize);
                 joined += extra;
                 self.base = end;
             }
@@ -187,9 +182,9 @@ pub(crate) fn fuzz_ops(data: &[u8]) {
         let bytes: Vec<u8> = (off..end).map(pattern).collect();
         if off == r.base {
             ring.push(&bytes, LIMIT);
-            r.advance(&mut ring, bytes.len() as u64, true);
+            r.advance(&mut ring, bytes.len() as u64);
         } else {
-            r.insert(&mut ring, LIMIT, off, &bytes, true);
+            r.insert(&mut ring, LIMIT, off, &bytes);
         }
         covered.extend(off..end);
         let mut prefix = read;
@@ -227,9 +222,9 @@ mod tests {
             }
             if off == r.base {
                 ring.push(data, LIMIT);
-                r.advance(&mut ring, data.len() as u64, true);
+                r.advance(&mut ring, data.len() as u64);
             } else {
-                r.insert(&mut ring, LIMIT, off, data, true);
+                r.insert(&mut ring, LIMIT, off, data);
             }
         }
         (r, ring)
@@ -259,8 +254,8 @@ mod tests {
         let mut out = [(0, 0); 3];
         assert_eq!(r.sack_ranges(&mut out), 2);
         assert!(out[..2].contains(&(300, 320)), "trimmed at the FIN: {out:?}");
-        assert_eq!(r.insert(&mut ring, LIMIT, 400, &[1; 10], true), 0, "refused past the FIN");
-        assert_eq!(r.insert(&mut ring, LIMIT, 315, &[1; 10], true), 0, "clipped at the FIN");
+        assert_eq!(r.insert(&mut ring, LIMIT, 400, &[1; 10]), 0, "refused past the FIN");
+        assert_eq!(r.insert(&mut ring, LIMIT, 315, &[1; 10]), 0, "clipped at the FIN");
         r.set_fin(999);
         assert_eq!(r.fin(), Some(320), "the first FIN stands");
     }
@@ -270,7 +265,7 @@ mod tests {
         let mut r = Reassembly::default();
         let mut ring = RingBuf::default();
         for i in 1..(LIMIT as u64 / 2) {
-            r.insert(&mut ring, LIMIT, 2 * i, &[0], true);
+            r.insert(&mut ring, LIMIT, 2 * i, &[0]);
         }
         assert!(r.range_count() <= (LIMIT / BUFFER_BYTES_PER_RANGE).max(MIN_RANGES));
         assert!(ring.capacity() <= LIMIT);

@@ -77,12 +77,11 @@ impl Connection {
             }
         } else if !data.is_empty() {
             let off = self.ooo.base + u64::from(seq.since(self.rcv_nxt));
-            let store = !self.read_shut;
             // RFC 2883 §4.1.3: out-of-order data we already hold is a duplicate.
             if let Some((a, b)) = self.ooo.overlap(off, off + data.len() as u64) {
                 self.note_duplicate(cfg, self.ooo_seq(a), self.ooo_seq(b));
             }
-            self.ooo.insert(&mut self.rcv_buf, self.recv_limit, off, data, store);
+            self.ooo.insert(&mut self.rcv_buf, self.recv_limit, off, data);
             self.stats.ooo_segments += 1;
             // RFC 5681 §4.2: out-of-order data is acknowledged at once.
             self.ack_now = true;
@@ -101,12 +100,8 @@ impl Connection {
     /// stands for.
     fn deliver(&mut self, now: Instant, cfg: &Config, data: &[u8], segment_size: Option<u16>, pushed: bool) {
         let mut n = data.len();
-        // SHUT_RD: acknowledge and discard.
-        let store = !self.read_shut;
-        if store {
-            self.rcv_buf.push(data, self.recv_limit);
-        }
-        let joined = self.ooo.advance(&mut self.rcv_buf, n as u64, store) as usize;
+        self.rcv_buf.push(data, self.recv_limit);
+        let joined = self.ooo.advance(&mut self.rcv_buf, n as u64) as usize;
         if joined > 0 {
             // A hole was filled: ACK at once (RFC 5681 §4.2).
             self.ack_now = true;
@@ -373,11 +368,12 @@ impl Connection {
         now.millis_u32().wrapping_add(ts_offset)
     }
 
-    /// The user's SHUT_RD: further data is acknowledged and discarded.
+    /// The user's SHUT_RD, as Linux has it: reads no longer wait (end of
+    /// stream once what is queued has been read), but data queued and
+    /// data that arrives later stays readable and is acknowledged as
+    /// usual, within the window (BSD discards it; POSIX leaves it open).
     pub(crate) fn shutdown_read(&mut self) {
         self.read_shut = true;
-        // Held out-of-order bytes go too; their sequence space is still tracked.
-        self.rcv_buf.release();
     }
 
     /// Sixth check of RFC 9293 §3.10.7.4: RCV.UP = max(RCV.UP, SEG.UP).

@@ -527,7 +527,8 @@ impl Endpoint {
         self.with_conn(now, idx, |c, cfg| c.shutdown_write(now, cfg))
     }
 
-    /// Shuts down the read side: data that arrives later is discarded.
+    /// Shuts down the read side (SHUT_RD, as Linux): a read no longer waits,
+    /// returning what is queued and then end of stream.
     pub fn shutdown_read(&mut self, now: Instant, h: ConnHandle) -> Result<(), Error> {
         let idx = self.check(h)?;
         self.with_conn(now, idx, |c, _| c.shutdown_read());
