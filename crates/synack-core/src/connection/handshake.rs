@@ -16,6 +16,10 @@ pub(super) const TS_OPTION_LEN: u16 = 12;
 /// SYN-SENT (Linux's TCP_TIMEOUT_MIN, two jiffies at HZ=1000).
 const SYN_RETRY_AFTER_BAD_ACK: core::time::Duration = core::time::Duration::from_millis(2);
 
+/// The smallest MSS the peer's SYN can impose, before options (Linux's
+/// tcp_min_snd_mss default, 48).
+const MIN_SND_MSS: u16 = 48;
+
 impl Connection {
     /// An active open (RFC 9293 §3.10.1): the SYN goes out on the next poll.
     pub(crate) fn new_active(now: Instant, cfg: &Config, o: &Opening<'_>) -> Self {
@@ -138,7 +142,7 @@ impl Connection {
     /// Applies the options of the peer's SYN to what we offered.
     fn negotiate(&mut self, now: Instant, cfg: &Config, peer: &TcpOptions) {
         let our_mss = cfg.advertised_mss(self.tuple.local.is_ipv6());
-        let peer_mss = peer.mss.unwrap_or_else(|| Self::default_peer_mss(self.tuple.local.is_ipv6())).max(64);
+        let peer_mss = peer.mss.unwrap_or_else(|| Self::default_peer_mss(self.tuple.local.is_ipv6()));
         self.wscale_ok = cfg.window_scaling && peer.window_scale.is_some();
         match (cfg.window_scaling, peer.window_scale) {
             (true, Some(shift)) => {
@@ -159,8 +163,11 @@ impl Connection {
         }
         // RFC 6691: the MSS counts neither IP nor TCP options; subtract the
         // timestamp option we will carry in every segment.
+        // A tiny MSS from the peer is raised to MIN_SND_MSS first, as
+        // Linux's tcp_min_snd_mss (CVE-2019-11479: 8-byte segments would
+        // cost the sender a buffer and a packet per few bytes).
         let ts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
-        self.path_mss = peer_mss.min(our_mss).saturating_sub(ts).max(32);
+        self.path_mss = peer_mss.min(our_mss).max(MIN_SND_MSS) - ts;
         self.bound_snd_mss();
         let mss = u32::from(self.snd_mss);
         self.cc = crate::congestion::Congestion::new(self.cc.kind(), cfg.initial_cwnd_segments.max(1) * mss);
