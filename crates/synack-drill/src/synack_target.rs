@@ -275,5 +275,8 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
         m.insert("rcv_rtt", us(rtt));
     }
     m.insert("bytes_sent", i.bytes_sent as i64);
+    m.insert("data_segs_in", i.data_segs_in as i64);
+    m.insert("data_segs_out", i.data_segs_out as i64);
+    m.insert("bytes_retrans", i.bytes_retrans as i64);
     Some(m)
 }

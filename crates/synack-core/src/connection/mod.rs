@@ -584,6 +584,9 @@ impl Connection {
     /// Processes an incoming segment for this connection (RFC 9293 §3.10.7).
     pub(crate) fn on_segment(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
         self.stats.segs_in += seg.count();
+        if !seg.payload.is_empty() {
+            self.stats.data_segs_in += seg.count();
+        }
         match self.state {
             State::Closed | State::Listen => {}
             State::SynSent => self.on_segment_syn_sent(now, cfg, seg),

@@ -855,6 +855,9 @@ impl Connection {
             self.tx_segment_size = piece as u16;
             self.stats.segs_out += (len.div_ceil(piece) - 1) as u64;
         }
+        if len > 0 {
+            self.stats.data_segs_out += len.div_ceil(piece.max(1)) as u64;
+        }
         let end = seq + len as u32 + u32::from(fin);
         self.rack_on_sent(cfg, seq, end, now);
         if len % usize::from(self.snd_mss).max(1) != 0 {
@@ -862,6 +865,7 @@ impl Connection {
         }
         if seq < self.snd_max {
             self.stats.retransmits += 1;
+            self.stats.bytes_retrans += len as u64;
             self.dsack_undo_on_retransmit(seq, end.since(seq));
             if self.rtt_probe.is_some_and(|(s, _)| s >= seq) {
                 self.rtt_probe = None;

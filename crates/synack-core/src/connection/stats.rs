@@ -9,7 +9,10 @@ pub(super) struct Stats {
     // Rare events count in u32 (saturating) to keep a connection small.
     pub segs_in: u64,
     pub segs_out: u64,
+    pub data_segs_in: u64,
+    pub data_segs_out: u64,
     pub bytes_sent: u64,
+    pub bytes_retrans: u64,
     pub bytes_acked: u64,
     pub bytes_received: u64,
     pub retransmits: u64,
@@ -100,6 +103,12 @@ pub struct ConnectionInfo {
     pub bytes_acked: u64,
     /// Bytes received in order.
     pub bytes_received: u64,
+    /// Segments received with data (Linux's tcpi_data_segs_in).
+    pub data_segs_in: u64,
+    /// Segments sent with data, retransmissions included (tcpi_data_segs_out).
+    pub data_segs_out: u64,
+    /// Payload bytes retransmitted (tcpi_bytes_retrans).
+    pub bytes_retrans: u64,
     /// Segments retransmitted (SYN, data, FIN).
     pub total_retrans: u64,
     /// Fast retransmits.
@@ -207,6 +216,9 @@ impl Connection {
             bytes_sent: s.bytes_sent,
             bytes_acked: s.bytes_acked,
             bytes_received: s.bytes_received,
+            data_segs_in: s.data_segs_in,
+            data_segs_out: s.data_segs_out,
+            bytes_retrans: s.bytes_retrans,
             total_retrans: s.retransmits,
             fast_retransmits: s.fast_retransmits,
             spurious_recoveries: u64::from(s.spurious_recoveries),
