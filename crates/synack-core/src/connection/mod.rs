@@ -686,8 +686,7 @@ impl Connection {
             }
             return false;
         }
-        let handshake_ack = self.state == State::SynReceived;
-        if handshake_ack {
+        if self.state == State::SynReceived {
             if self.snd_una < seg.ack {
                 self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
                 // The largest window so far is this ACK's, as Linux's
@@ -702,11 +701,6 @@ impl Connection {
             }
         }
         self.on_ack(now, cfg, seg);
-        if handshake_ack {
-            // tcpi_bytes_acked leaves out the SYN of SYN-RECEIVED, as
-            // Linux's, whose handshake ACK does not pass through tcp_ack.
-            self.stats.bytes_acked = self.stats.bytes_acked.saturating_sub(1);
-        }
         match self.state {
             State::FinWait1 if self.fin_acked() => {
                 self.set_state(State::FinWait2);

@@ -159,7 +159,9 @@ impl Connection {
             if self.snd_nxt < self.snd_una {
                 self.snd_nxt = self.snd_una;
             }
-            self.stats.bytes_acked += u64::from(acked);
+            // tcpi_bytes_acked: an ACK here never counts the SYN (Linux's
+            // SYN-RECEIVED takes its ACK outside tcp_ack; SYN-SENT counts it).
+            self.stats.bytes_acked += u64::from(acked - u32::from(una_before == self.iss));
             // RFC 6298 §5 (after 5.7): the backed-off RTO collapses only
             // with a new RTT measurement (RttEstimator::sample), as Linux.
             self.retries = 0;
@@ -239,8 +241,9 @@ impl Connection {
                 self.reno_delivered(advanced, dup_segments_before)
             };
             let pipe = self.recovery_pipe();
-            if let Some(prr) = self.recovery.as_mut().and_then(|r| r.prr.as_mut()) {
-                prr.on_ack(delivered, advanced > 0, pipe, self.cc.ssthresh(), mss);
+            let ssthresh = self.cc.ssthresh();
+            if let Some(prr) = self.prr_mut() {
+                prr.on_ack(delivered, advanced > 0, pipe, ssthresh, mss);
             }
         }
         // RFC 2883 §5: D-SACKs may show the last recovery needless.
@@ -252,10 +255,18 @@ impl Connection {
     /// The congestion window sending goes by: PRR's during fast recovery
     /// (RFC 6937), the controller's otherwise.
     pub(super) fn effective_cwnd(&self) -> u32 {
-        match (self.recovery.as_ref().and_then(|r| r.prr.as_ref()), self.in_recovery) {
-            (Some(p), true) => p.cwnd(),
-            _ => self.cc.cwnd(),
-        }
+        self.prr().map_or_else(|| self.cc.cwnd(), prr::Prr::cwnd)
+    }
+
+    /// PRR's state while in fast recovery (every fast recovery has it; a
+    /// timeout's recovery does not).
+    fn prr(&self) -> Option<&prr::Prr> {
+        self.recovery.as_ref().and_then(|r| r.prr.as_ref()).filter(|_| self.in_recovery)
+    }
+
+    fn prr_mut(&mut self) -> Option<&mut prr::Prr> {
+        let in_recovery = self.in_recovery;
+        self.recovery.as_mut().and_then(|r| r.prr.as_mut()).filter(|_| in_recovery)
     }
 
     /// `pipe` in fast recovery: RFC 6675's with SACK; without it, the
@@ -279,10 +290,7 @@ impl Connection {
     /// next hole on the following duplicate ACK; the fast retransmission
     /// itself always has room, PRR's first ACK grants it).
     fn head_may_go(&self) -> bool {
-        if !self.in_recovery || self.sack_recovery || self.recovery.as_ref().is_none_or(|r| r.prr.is_none()) {
-            return true;
-        }
-        self.cwnd_room() >= u32::from(self.snd_mss)
+        self.sack_recovery || self.prr().is_none() || self.cwnd_room() >= u32::from(self.snd_mss)
     }
 
     /// A duplicate ACK in recovery without SACK: one more segment has left
@@ -498,8 +506,8 @@ impl Connection {
     /// 6675 §5 (C)), less what F-RTO counts after a timeout, less the
     /// flight otherwise.
     pub(super) fn cwnd_room(&self) -> u32 {
-        if self.in_recovery && self.recovery.as_ref().is_some_and(|r| r.prr.is_some()) {
-            self.effective_cwnd().saturating_sub(self.recovery_pipe())
+        if let Some(prr) = self.prr() {
+            prr.cwnd().saturating_sub(self.recovery_pipe())
         } else if let Some(flight) = self.frto_flight() {
             self.cc.cwnd().saturating_sub(flight)
         } else {
@@ -508,11 +516,7 @@ impl Connection {
             // SACK, RACK or RFC 6675 decide when recovery starts and what
             // goes; the simulator's delivery-rate run lost 30 % of its rate
             // sample when this applied there too.)
-            let limited = if self.in_recovery || self.sack_ok {
-                0
-            } else {
-                u32::from(self.dupacks.min(2)) * u32::from(self.snd_mss)
-            };
+            let limited = if self.sack_ok { 0 } else { u32::from(self.dupacks.min(2)) * u32::from(self.snd_mss) };
             (self.cc.cwnd() + limited).saturating_sub(self.snd_nxt.since(self.snd_una))
         }
     }
@@ -641,7 +645,7 @@ impl Connection {
                 let sent_before = self.stats.bytes_sent;
                 let sent = self.send_data(now, cfg, buf);
                 let bytes = (self.stats.bytes_sent - sent_before).min(u64::from(u32::MAX)) as u32;
-                if let (true, Some(prr)) = (self.in_recovery, self.recovery.as_mut().and_then(|r| r.prr.as_mut())) {
+                if let Some(prr) = self.prr_mut() {
                     prr.on_sent(bytes);
                 }
                 if bytes > 0 {
