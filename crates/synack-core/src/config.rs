@@ -125,6 +125,11 @@ pub struct Config {
     /// after) so a window does not reach the bottleneck as one burst
     /// (Linux paces with the fq qdisc or BBR; on by default here).
     pub pacing: bool,
+    /// TSO deferral (Linux's tcp_tso_should_defer and tcp_tso_win_divisor,
+    /// default 3): with less than this fraction of cwnd open and an ACK due
+    /// within a millisecond, new data waits for that ACK so that it goes in
+    /// one larger burst. 0 keeps Linux's other rule (defer at most 3 MSS).
+    pub tso_win_divisor: u32,
     /// Restart from the initial window after an idle period longer than the
     /// RTO (RFC 5681 §4.1; Linux's tcp_slow_start_after_idle, on by default).
     pub slow_start_after_idle: bool,
@@ -204,6 +209,7 @@ impl Default for Config {
             hystart: true,
             hystart_ack_train: true,
             pacing: true,
+            tso_win_divisor: 3,
             nodelay: false,
             syn_retries: 5,
             synack_retries: 5,

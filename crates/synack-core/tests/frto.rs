@@ -76,11 +76,16 @@ fn a_delay_spike_is_undone_after_two_new_segments() {
         // The window from before the timeout, and one more for this ACK (as Linux).
         assert!(info.cwnd > 10 * MSS, "cwnd {} (sack {sack})", info.cwnd);
         assert!(info.ssthresh > prior, "ssthresh back to {} from {prior}", info.ssthresh);
-        assert_eq!(sent(&mut r), [12], "new data after the undo, nothing resent (sack {sack})");
+        // New data after the undo, nothing resent (with one segment of
+        // window open right after a transmission, TSO deferral may hold
+        // segment 12 for the next ACK, as Linux's tcp_tso_should_defer).
+        let mut news = sent(&mut r);
         for n in [3, 6, 10, 13] {
             ack(&mut r, n);
-            assert!(sent(&mut r).iter().all(|&s| s >= 13), "no go-back after the undo (sack {sack})");
+            news.extend(sent(&mut r));
         }
+        assert!(news.iter().all(|&s| s >= 12), "no go-back after the undo: {news:?} (sack {sack})");
+        assert_eq!(news.first(), Some(&12), "new data follows the undo (sack {sack})");
         assert_eq!(r.p.b.info(r.h.unwrap()).unwrap().total_retrans, 1, "sack {sack}");
     }
 }

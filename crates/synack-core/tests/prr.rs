@@ -45,10 +45,12 @@ fn recovery_sends_in_proportion_to_what_is_delivered() {
     }
     let info = r.p.b.info(r.h.unwrap()).unwrap();
     assert_eq!(info.ssthresh, 10 * MSS, "half the flight");
+    // Before recovery, each SACK takes a segment out of pipe and a new one
+    // goes (as Linux's tcp_packets_in_flight; RFC 3042's Limited Transmit).
     // Recovery starts on the third SACK (DupThresh): the retransmission.
     // pipe is then 16 segments, above ssthresh: PRR sends one segment for
     // every two delivered (ceil(d * 10 / 20) - prr_out), where RFC 6675's
     // cwnd = ssthresh alone would send nothing until pipe fell below 10.
-    assert_eq!(per_ack, [0, 0, 1, 0, 1, 0, 1, 0, 1], "segments sent per ACK");
-    assert_eq!(info.cwnd, 14 * MSS, "PRR's cwnd: pipe 13 + sndcnt 1");
+    assert_eq!(per_ack, [1, 1, 1, 0, 1, 0, 1, 0, 1], "segments sent per ACK");
+    assert_eq!(info.cwnd, 16 * MSS, "PRR's cwnd: pipe 15 + sndcnt 1");
 }

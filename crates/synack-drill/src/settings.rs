@@ -282,6 +282,7 @@ pub fn apply_sysctl(c: &mut Config, name: &str, v: &str) -> Applied {
             // Linux: 0 off; 1 and 2 (the default) on (RFC 5682; its 2 is the
             // SACK-enhanced version where SACK is in use, as here).
             "tcp_frto" => c.frto = num::<u32>(key, v)? != 0,
+            "tcp_tso_win_divisor" => c.tso_win_divisor = num(key, v)?,
             "tcp_min_rtt_wlen" | "tcp_abort_on_overflow" => {
                 return Err(Applied::Warn(format!("{key} has no effect on synack")))
             }
@@ -355,6 +356,8 @@ mod tests {
         assert_eq!((c.recv_buffer, c.recv_buffer_initial), (1_000_000, 87380));
         assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_moderate_rcvbuf", "0"), Applied::Ok);
         assert!(!c.recv_autotuning);
+        assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_tso_win_divisor", "0"), Applied::Ok);
+        assert_eq!(c.tso_win_divisor, 0);
         assert_eq!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "cubic"), Applied::Ok);
         assert_eq!(c.congestion_control, CongestionControl::Cubic);
         assert!(matches!(apply_sysctl(&mut c, "net.ipv4.tcp_congestion_control", "bbr"), Applied::Unsupported(_)));

@@ -127,8 +127,8 @@ impl CongestionController for Cubic {
         self.set_cwnd(self.ssthresh);
     }
 
-    fn on_recovery_end(&mut self, flight: u32, mss: u32) {
-        self.set_cwnd(self.ssthresh.min(flight.max(mss) + mss));
+    fn on_recovery_end(&mut self) {
+        self.set_cwnd(self.ssthresh);
         self.epoch = None;
     }
 
@@ -196,7 +196,7 @@ mod tests {
     fn after_a_loss_at_100_segments() -> Cubic {
         let mut c = Cubic::new(100 * MSS);
         c.on_recovery(100 * MSS, MSS);
-        c.on_recovery_end(70 * MSS, MSS);
+        c.on_recovery_end();
         c
     }
 
@@ -205,7 +205,7 @@ mod tests {
         let mut c = Cubic::new(100 * MSS);
         c.on_recovery(100 * MSS, MSS);
         assert_eq!((c.cwnd(), c.ssthresh()), (70 * MSS, 70 * MSS));
-        c.on_recovery_end(70 * MSS, MSS);
+        c.on_recovery_end();
         assert_eq!(c.cwnd(), 70 * MSS);
     }
 

@@ -25,8 +25,10 @@ pub trait CongestionController {
     /// What recovery sends is PRR's (RFC 6937), not a window inflated by
     /// duplicate ACKs; `flight` is FlightSize without Limited Transmit's.
     fn on_recovery(&mut self, flight: u32, mss: u32);
-    /// The ACK that ends recovery (RFC 6582 §3.2 step 6).
-    fn on_recovery_end(&mut self, flight: u32, mss: u32);
+    /// The ACK that ends recovery: cwnd = ssthresh (RFC 6582 §3.2 step 6,
+    /// its second option, as Linux's tcp_end_cwnd_reduction; pacing and
+    /// PRR's last ACKs keep the burst small).
+    fn on_recovery_end(&mut self);
     /// The recovery was spurious (RFC 3522): restore the window and
     /// threshold from before it (RFC 4015 §3.2).
     fn on_spurious_recovery(&mut self, cwnd: u32, ssthresh: u32);
@@ -92,8 +94,8 @@ impl CongestionController for Congestion {
     fn on_recovery(&mut self, flight: u32, mss: u32) {
         each!(self, c => c.on_recovery(flight, mss))
     }
-    fn on_recovery_end(&mut self, flight: u32, mss: u32) {
-        each!(self, c => c.on_recovery_end(flight, mss))
+    fn on_recovery_end(&mut self) {
+        each!(self, c => c.on_recovery_end())
     }
     fn on_spurious_recovery(&mut self, cwnd: u32, ssthresh: u32) {
         each!(self, c => c.on_spurious_recovery(cwnd, ssthresh))

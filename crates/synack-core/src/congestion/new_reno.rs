@@ -52,9 +52,9 @@ impl CongestionController for NewReno {
         self.acked_in_ca = 0;
     }
 
-    fn on_recovery_end(&mut self, flight: u32, mss: u32) {
-        // RFC 6582 §3.2 step 6, option 1.
-        self.cwnd = self.ssthresh.min(flight.max(mss) + mss);
+    fn on_recovery_end(&mut self) {
+        // RFC 6582 §3.2 step 6, option 2 (Linux).
+        self.cwnd = self.ssthresh;
     }
 
     fn on_spurious_recovery(&mut self, cwnd: u32, ssthresh: u32) {
@@ -105,16 +105,12 @@ mod tests {
     }
 
     #[test]
-    fn recovery_halves_the_flight_and_ends_at_most_at_ssthresh() {
+    fn recovery_halves_the_flight_and_ends_at_ssthresh() {
         let mut c = NewReno::new(20_000);
         c.on_recovery(20_000, 1000);
         assert_eq!((c.ssthresh(), c.cwnd()), (10_000, 10_000));
-        // RFC 6582 §3.2 step 6: min(ssthresh, FlightSize + MSS).
-        c.on_recovery_end(4_000, 1000);
-        assert_eq!(c.cwnd(), 5_000);
-        let mut c = NewReno::new(20_000);
-        c.on_recovery(20_000, 1000);
-        c.on_recovery_end(15_000, 1000);
+        // RFC 6582 §3.2 step 6, option 2, as Linux: cwnd = ssthresh.
+        c.on_recovery_end();
         assert_eq!(c.cwnd(), 10_000);
     }
 }

@@ -55,7 +55,7 @@ impl Connection {
     /// it: less than one segment of it is left (what is left of the peer's
     /// window, pacing or an empty send buffer do not count).
     pub(super) fn validate_cwnd(&mut self) {
-        let limited = self.cwnd_room() < u32::from(self.snd_mss);
+        let limited = self.cwnd_room() < u32::from(self.snd_mss) || self.tso_hold == Some(true);
         let flight = self.snd_max.since(self.snd_una);
         self.cwnd_validation.on_pass(limited, flight, self.snd_una, self.snd_nxt);
     }

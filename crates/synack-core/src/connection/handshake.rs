@@ -224,6 +224,7 @@ impl Connection {
         self.accept_syn(now, cfg, seg);
         if ack_ok {
             self.snd_una = seg.ack;
+            self.scoreboard.advance(self.snd_una);
             // The SYN counts in tcpi_bytes_acked here, as Linux's tcp_ack counts it.
             self.stats.bytes_acked += 1;
             self.snd_buf_seq = self.iss + 1;

@@ -25,6 +25,7 @@ mod sent_log;
 mod stats;
 mod tail_loss_probe;
 mod timers;
+mod tso_deferral;
 
 use crate::congestion::Congestion;
 use crate::error::{CloseReason, Error};
@@ -405,6 +406,9 @@ pub struct Connection {
     tx: TxLimits,
     /// Segment size of the super-segment just built, if it was one.
     tx_segment_size: u16,
+    /// New data waits for the next ACK (tso_deferral.rs): `Some(true)`
+    /// when cwnd is what holds it (cwnd-limited for RFC 7661).
+    tso_hold: Option<bool>,
 }
 
 /// `now` in wrapping microseconds (an RTT probe's send time: 71 minutes
@@ -524,6 +528,7 @@ impl Connection {
             stats: stats::Stats::default(),
             tx: TxLimits::plain(usize::from(mss) + 60),
             tx_segment_size: 0,
+            tso_hold: None,
         }
     }
 
@@ -765,6 +770,8 @@ impl Connection {
 
     /// Work after every event: re-arm timers.
     fn after_event(&mut self, now: Instant, cfg: &Config) {
+        // Whatever happened, a deferral is decided afresh (tso_deferral.rs).
+        self.tso_hold = None;
         self.rearm_timers(now, cfg);
     }
 }

@@ -33,7 +33,7 @@ const MIN_TSO_SEGS: usize = 2;
 /// Linux's `GSO_MAX_SIZE` (the most one super-segment may be).
 pub(super) const GSO_MAX_SIZE: usize = 65_536;
 /// Largest IP header plus TCP header of a super-segment (IPv6, full options).
-const MAX_HEADERS: usize = 40 + 60;
+pub(super) const MAX_HEADERS: usize = 40 + 60;
 
 impl Connection {
     /// The pacing rate in bytes per second: max(cwnd, in flight) / SRTT,

@@ -283,6 +283,12 @@ impl Connection {
         rate.on_ack_done(est.min_rtt);
         r.update_reo_wnd(dsack, una, snd_nxt);
         if !r.est.advanced {
+            if seg.ack > una_before {
+                // An ACK of new data that RACK does not act on re-arms the
+                // RTO or probe in place of the reordering timer (Linux's
+                // tcp_set_xmit_timer: one timer, and RACK did not set it).
+                r.timer = None;
+            }
             return false;
         }
         r.est.advanced = false;

@@ -169,13 +169,18 @@ impl Connection {
             // cwnd grows for this ACK (as Linux).
             self.frto_on_ack(&frto_ack(false));
             let spurious = self.in_recovery && self.retransmission_was_spurious(seg);
+            // Whether this ACK may grow cwnd: outside recovery, and (as
+            // Linux's tcp_cong_control after tcp_fastretrans_alert) on the
+            // ACK that ends one.
+            let mut open = !self.in_recovery;
             if self.in_recovery {
                 if spurious {
                     self.end_spurious_recovery();
                 } else if ack >= self.recover {
                     // RFC 6582 §3.2 step 6, RFC 6675 §5: full acknowledgment ends recovery.
                     self.leave_recovery();
-                    self.cc.on_recovery_end(self.flight(), mss);
+                    self.cc.on_recovery_end();
+                    open = true;
                 } else if self.sack_recovery {
                     // RFC 6675 §5 (C): the scoreboard and pipe decide what goes next.
                     if self.high_rxt < self.snd_una {
@@ -186,8 +191,14 @@ impl Connection {
                     // (how much else goes is PRR's, below).
                     self.retransmit_head = true;
                 }
-            } else {
+            }
+            if open {
                 self.dupacks = 0;
+                // Growth counts what this ACK delivered (Linux's
+                // acked_sacked): bytes the peer had already SACKed were
+                // delivered by an earlier ACK, which did not grow cwnd.
+                let delivered = i64::from(acked) + i64::from(self.sacked_bytes()) - i64::from(sacked_before);
+                let acked = delivered.clamp(0, i64::from(u32::MAX)) as u32;
                 let acked = self.slow_start_growth(now, cfg, ack, acked, rtt_sample);
                 if self.cwnd_may_grow() {
                     self.cc.on_ack(acked, mss, now, self.rtt.srtt());
@@ -511,12 +522,17 @@ impl Connection {
         } else if let Some(flight) = self.frto_flight() {
             self.cc.cwnd().saturating_sub(flight)
         } else {
-            // RFC 3042 (Limited Transmit) without SACK: the first two
-            // duplicate ACKs each let one new segment go beyond cwnd. (With
-            // SACK, RACK or RFC 6675 decide when recovery starts and what
-            // goes; the simulator's delivery-rate run lost 30 % of its rate
-            // sample when this applied there too.)
-            let limited = if self.sack_ok { 0 } else { u32::from(self.dupacks.min(2)) * u32::from(self.snd_mss) };
+            // With SACK, as Linux's tcp_packets_in_flight outside recovery
+            // too: what the peer SACKed (or is deemed lost) has left the
+            // network, so each SACK lets new data go (RFC 3042's Limited
+            // Transmit, generalised as RFC 6675 §5 does in recovery).
+            // Without SACK, RFC 3042: the first two duplicate ACKs each
+            // let one new segment go beyond cwnd. Going back after a
+            // timeout, what is below SND.NXT is the flight.
+            if self.sack_ok && self.snd_nxt >= self.snd_max {
+                return self.cc.cwnd().saturating_sub(self.pipe());
+            }
+            let limited = u32::from(self.dupacks.min(2)) * u32::from(self.snd_mss);
             (self.cc.cwnd() + limited).saturating_sub(self.snd_nxt.since(self.snd_una))
         }
     }
@@ -699,6 +715,8 @@ impl Connection {
         }
         if self.sack_recovery {
             self.send_next_seg(now, cfg, buf)
+        } else if self.tso_defers(now, cfg) {
+            None
         } else {
             self.send_new_data(now, cfg, buf)
         }

@@ -210,6 +210,11 @@ impl SentLog {
         marked
     }
 
+    /// When the oldest segment in flight last went out.
+    pub fn first_xmit(&self) -> Option<Instant> {
+        self.entries.front().map(|e| e.xmit)
+    }
+
     /// The first range deemed lost at or after `from`, at most `max` bytes.
     pub fn first_lost(&self, from: SeqNum, max: u32) -> Option<(SeqNum, u32)> {
         if self.lost == 0 {

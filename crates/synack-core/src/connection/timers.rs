@@ -63,6 +63,10 @@ impl Connection {
 
     /// Handles every deadline that is due (RFC 9293 §3.10.8).
     pub(crate) fn on_timeout(&mut self, now: Instant, cfg: &Config) {
+        // Only the timers that send data decide a TSO deferral afresh (as
+        // Linux's, where the others do not push the write queue).
+        let hold = self.tso_hold;
+        let mut pushes = false;
         if self.timers.close.is_some_and(|t| t <= now) {
             self.timers.close = None;
             // TIME-WAIT timeout: delete the TCB. An orphan in FIN-WAIT-2 goes too.
@@ -74,6 +78,9 @@ impl Connection {
                 self.enter_closed(CloseReason::Error(Error::TimedOut));
                 return;
             }
+        }
+        if self.timers.rtx.is_some_and(|t| t <= now) {
+            pushes = true;
         }
         if self.timers.rtx.is_some_and(|t| t <= now) && self.tlp.armed() {
             self.timers.rtx = None;
@@ -95,6 +102,7 @@ impl Connection {
         if self.paced && self.pace_next <= now {
             // Paced data may leave now: the endpoint polls this connection after.
             self.paced = false;
+            pushes = true;
         }
         if self.timers.shrink.is_some_and(|t| t <= now) {
             self.timers.shrink = None;
@@ -124,6 +132,9 @@ impl Connection {
             self.keepalive_probe = true;
         }
         self.after_event(now, cfg);
+        if !pushes {
+            self.tso_hold = hold;
+        }
     }
 
     /// RETRANSMISSION TIMEOUT (RFC 9293 §3.10.8, RFC 6298 §5.4-5.7).
