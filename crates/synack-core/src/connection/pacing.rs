@@ -33,7 +33,7 @@ const MIN_TSO_SEGS: usize = 2;
 /// Linux's `GSO_MAX_SIZE` (the most one super-segment may be).
 pub(super) const GSO_MAX_SIZE: usize = 65_536;
 /// Largest IP header plus TCP header of a super-segment (IPv6, full options).
-pub(super) const MAX_HEADERS: usize = 40 + 60;
+const MAX_HEADERS: usize = 40 + 60;
 
 impl Connection {
     /// The pacing rate in bytes per second: max(cwnd, in flight) / SRTT,
@@ -65,8 +65,12 @@ impl Connection {
         if r < usize::BITS as u64 {
             bytes = bytes.saturating_add(GSO_MAX_SIZE >> r);
         }
-        let most = (GSO_MAX_SIZE - 1 - MAX_HEADERS) / mss;
-        (bytes.min(GSO_MAX_SIZE) / mss).max(MIN_TSO_SEGS).min(most.max(1)) * mss
+        (bytes.min(GSO_MAX_SIZE) / mss).max(MIN_TSO_SEGS).min(self.gso_max_segments()) * mss
+    }
+
+    /// Whole segments one super-segment holds at most (64 KiB less headers).
+    pub(super) fn gso_max_segments(&self) -> usize {
+        ((GSO_MAX_SIZE - 1 - MAX_HEADERS) / usize::from(self.snd_mss).max(1)).max(1)
     }
 
     /// Pacing holds data back until `pace_next` (the deadline is then one of

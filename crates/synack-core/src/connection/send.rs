@@ -197,8 +197,7 @@ impl Connection {
                 // Growth counts what this ACK delivered (Linux's
                 // acked_sacked): bytes the peer had already SACKed were
                 // delivered by an earlier ACK, which did not grow cwnd.
-                let delivered = i64::from(acked) + i64::from(self.sacked_bytes()) - i64::from(sacked_before);
-                let acked = delivered.clamp(0, i64::from(u32::MAX)) as u32;
+                let acked = self.sack_delivered(acked, sacked_before);
                 let acked = self.slow_start_growth(now, cfg, ack, acked, rtt_sample);
                 if self.cwnd_may_grow() {
                     self.cc.on_ack(acked, mss, now, self.rtt.srtt());
@@ -246,8 +245,7 @@ impl Connection {
         if self.in_recovery {
             let advanced = self.snd_una.since(una_before);
             let delivered = if self.sack_recovery {
-                (i64::from(advanced) + i64::from(self.sacked_bytes()) - i64::from(sacked_before))
-                    .clamp(0, i64::from(u32::MAX)) as u32
+                self.sack_delivered(advanced, sacked_before)
             } else {
                 self.reno_delivered(advanced, dup_segments_before)
             };
@@ -261,6 +259,14 @@ impl Connection {
         if dsack {
             self.dsack_undo_on_ack(seg);
         }
+    }
+
+    /// RFC 6937's DeliveredData with SACK (Linux's acked_sacked): SND.UNA's
+    /// advance plus the change in SACKed bytes, so bytes SACKed by an
+    /// earlier ACK do not count again when the cumulative ACK covers them.
+    fn sack_delivered(&self, advanced: u32, sacked_before: u32) -> u32 {
+        (i64::from(advanced) + i64::from(self.sacked_bytes()) - i64::from(sacked_before)).clamp(0, i64::from(u32::MAX))
+            as u32
     }
 
     /// The congestion window sending goes by: PRR's during fast recovery
@@ -504,13 +510,22 @@ impl Connection {
     /// Room for new data: the windows less what is in flight; in SACK
     /// recovery, cwnd less `pipe` (RFC 6675 §5 (C)).
     fn room_for_new_data(&self) -> u32 {
-        let in_flight = self.snd_nxt.since(self.snd_una);
-        let by_peer = self.snd_wnd.saturating_sub(in_flight);
+        let by_peer = self.peer_room();
         if self.tlp.pending() == Some(Probe::NewData) {
             // RFC 8985 §7.3: the probe is one segment, whatever cwnd says.
             return by_peer.min(u32::from(self.snd_mss));
         }
         by_peer.min(self.cwnd_room())
+    }
+
+    /// What the peer's window leaves beyond SND.NXT.
+    pub(super) fn peer_room(&self) -> u32 {
+        self.snd_wnd.saturating_sub(self.snd_nxt.since(self.snd_una))
+    }
+
+    /// Bytes written and not yet sent (from SND.NXT on).
+    pub(super) fn unsent(&self) -> usize {
+        self.send_buf.len().saturating_sub(self.snd_nxt.since(self.snd_buf_seq) as usize)
     }
 
     /// What cwnd leaves for new data: less `pipe` in SACK recovery (RFC
@@ -762,7 +777,7 @@ impl Connection {
             return None;
         }
         let off = seq.since(self.snd_buf_seq) as usize;
-        let unsent = self.send_buf.len().saturating_sub(off);
+        let unsent = self.unsent();
         let in_flight = self.snd_nxt.since(self.snd_una);
         let mss = usize::from(self.snd_mss);
         if self.force_probe {

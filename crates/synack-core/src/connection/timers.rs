@@ -63,9 +63,7 @@ impl Connection {
 
     /// Handles every deadline that is due (RFC 9293 §3.10.8).
     pub(crate) fn on_timeout(&mut self, now: Instant, cfg: &Config) {
-        // Only the timers that send data decide a TSO deferral afresh (as
-        // Linux's, where the others do not push the write queue).
-        let hold = self.tso_hold;
+        // Whether a timer that sends data fires (tso_deferral.rs).
         let mut pushes = false;
         if self.timers.close.is_some_and(|t| t <= now) {
             self.timers.close = None;
@@ -81,15 +79,14 @@ impl Connection {
         }
         if self.timers.rtx.is_some_and(|t| t <= now) {
             pushes = true;
-        }
-        if self.timers.rtx.is_some_and(|t| t <= now) && self.tlp.armed() {
             self.timers.rtx = None;
-            self.on_probe_timeout(now, cfg);
-        } else if self.timers.rtx.is_some_and(|t| t <= now) {
-            self.timers.rtx = None;
-            self.on_rto(now, cfg);
-            if self.state == State::Closed {
-                return;
+            if self.tlp.armed() {
+                self.on_probe_timeout(now, cfg);
+            } else {
+                self.on_rto(now, cfg);
+                if self.state == State::Closed {
+                    return;
+                }
             }
         }
         if self.rack.as_ref().and_then(|r| r.timer).is_some_and(|t| t <= now) {
@@ -131,10 +128,11 @@ impl Connection {
             self.keepalive_probes = self.keepalive_probes.saturating_add(1);
             self.keepalive_probe = true;
         }
+        // Only the timers that send data decide a TSO deferral afresh (as
+        // Linux's, where the others do not push the write queue).
+        let hold = if pushes { None } else { self.tso_hold };
         self.after_event(now, cfg);
-        if !pushes {
-            self.tso_hold = hold;
-        }
+        self.tso_hold = hold;
     }
 
     /// RETRANSMISSION TIMEOUT (RFC 9293 §3.10.8, RFC 6298 §5.4-5.7).

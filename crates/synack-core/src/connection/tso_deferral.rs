@@ -42,61 +42,59 @@ impl Connection {
         !(self.in_recovery || self.snd_una < self.recover || self.snd_nxt < self.snd_max || self.force_probe)
     }
 
-    /// Linux's tcp_tso_should_defer, step by step: `Some(cwnd_limited)`
-    /// to defer, `None` to send now.
+    /// Linux's tcp_tso_should_defer, step by step (the cheap tests
+    /// first): `Some(cwnd_limited)` to defer, `None` to send now.
     fn tso_deferral(&self, now: Instant, cfg: &Config) -> Option<bool> {
         if now.saturating_since(self.last_send) > RECENT_SEND {
             return None;
         }
         let mss = u32::from(self.snd_mss).max(1);
-        let cwnd = self.cc.cwnd();
-        let in_flight = self.pipe();
-        let off = self.snd_nxt.since(self.snd_buf_seq) as usize;
-        let unsent = self.send_buf.len().saturating_sub(off) as u32;
+        let unsent = self.unsent() as u32;
         let size_goal = self.xmit_size_goal();
         // The head of the write queue as Linux would hold it: one skb of
         // up to `size_goal`; with a single segment in it Nagle decides.
         let head = unsent.min(size_goal);
-        if head <= mss || cwnd < in_flight + mss {
+        let cong_win = self.cwnd_room();
+        if head <= mss || cong_win < mss {
             return None;
         }
-        let in_window = self.snd_una.since(self.snd_nxt).wrapping_add(self.snd_wnd);
-        let send_win = if in_window > self.snd_wnd { 0 } else { in_window };
-        let cong_win = cwnd - in_flight;
+        let send_win = self.peer_room();
         let limit = send_win.min(cong_win);
-        // A full-sized burst fits, or the head skb (not the last) fits whole.
+        // The head skb (not the last one) fits whole.
         let is_tail = unsent <= size_goal;
-        if limit as usize >= self.tso_goal() || (!is_tail && limit >= head) {
+        if !is_tail && limit >= head {
             return None;
         }
-        match self.snd_wnd.min(cwnd).checked_div(cfg.tso_win_divisor) {
+        match self.snd_wnd.min(self.cc.cwnd()).checked_div(cfg.tso_win_divisor) {
             // At least this fraction of the window is open: use it.
             Some(chunk) if limit >= chunk => return None,
             None if limit > MAX_DEFERRED_SEGMENTS * mss => return None,
             _ => {}
         }
+        // A FIN rides on the last skb: it will get no more data.
+        if self.fin_queued && is_tail {
+            return None;
+        }
         // The next ACK: one SRTT after the oldest unacknowledged segment
         // went out; defer only if it is due within min(1 ms, SRTT/2).
         let head_sent = self.rack.as_ref().and_then(|r| r.log.first_xmit())?;
         let srtt = self.rtt.srtt()?;
-        let expected = head_sent + srtt;
-        let threshold = (srtt / 2).min(RECENT_SEND);
-        if expected.saturating_since(now) > threshold {
+        if (head_sent + srtt).saturating_since(now) > (srtt / 2).min(RECENT_SEND) {
             return None;
         }
-        // A FIN rides on the last skb: it will get no more data.
-        if self.fin_queued && is_tail {
+        // A full-sized burst fits (tcp_tso_autosize).
+        if limit as usize >= self.tso_goal() {
             return None;
         }
         Some(cong_win < send_win && cong_win <= head)
     }
 
     /// The most one skb of the write queue holds in Linux
-    /// (`tcp_xmit_size_goal`): 64 KiB less headers, in whole segments, and
-    /// no more than half the largest window the peer offered.
+    /// (`tcp_xmit_size_goal`): a full super-segment, and no more than
+    /// half the largest window the peer offered, in whole segments.
     fn xmit_size_goal(&self) -> u32 {
         let mss = u32::from(self.snd_mss).max(1);
-        let mut goal = (super::pacing::GSO_MAX_SIZE - 1 - super::pacing::MAX_HEADERS) as u32;
+        let mut goal = self.gso_max_segments() as u32 * mss;
         let half = if self.max_snd_wnd > 536 { self.max_snd_wnd / 2 } else { self.max_snd_wnd };
         if half > 0 && goal > half {
             goal = half.max(68);
