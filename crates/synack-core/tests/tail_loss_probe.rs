@@ -81,3 +81,31 @@ fn with_tlp_off_the_rto_alone_resends_the_tail() {
     assert!(at + Duration::from_millis(1) >= rto, "resent after {at:?}, before the RTO {rto:?}");
     assert_eq!(segment, 8, "the RTO goes back to SND.UNA");
 }
+
+#[test]
+fn new_data_written_steadily_does_not_put_off_the_timeout() {
+    // Nothing is acknowledged while the application writes a segment every
+    // 100 ms: each new transmission re-arms the probe, but the probe (or the
+    // RTO) still comes within an RTO of the first segment's sending (Linux's
+    // tcp_schedule_loss_probe caps the PTO at tcp_rto_delta_us).
+    let mut r = Raw::passive_sack(Config { pacing: false, ..Config::default() });
+    let rto = r.p.b.info(r.h.unwrap()).unwrap().rto;
+    let start = r.now();
+    let mut highest = 0u32;
+    let mut resent = None;
+    for _ in 0..20 {
+        r.send(&vec![3u8; MSS as usize]);
+        for _ in 0..100 {
+            r.run_for(Duration::from_millis(1));
+            for s in r.take().into_iter().filter(|s| s.len > 0) {
+                let end = s.seq.wrapping_sub(r.our_next()) + s.len as u32;
+                if end <= highest && resent.is_none() {
+                    resent = Some(s.at - start);
+                }
+                highest = highest.max(end);
+            }
+        }
+    }
+    let resent = resent.expect("something is resent while the writes go on");
+    assert!(resent <= rto + Duration::from_millis(5), "resent after {resent:?}, RTO {rto:?}");
+}

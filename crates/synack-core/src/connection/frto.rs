@@ -158,6 +158,7 @@ impl Connection {
                     self.cc.on_idle_restart(three);
                 }
                 self.snd_nxt = self.snd_una;
+                self.skip_sacked();
                 self.end_timeout_detection();
             }
         }

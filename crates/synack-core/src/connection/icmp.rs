@@ -48,7 +48,7 @@ impl Connection {
                     self.bound_snd_mss();
                     // Resend what was lost at the old size right away (RFC 8201 §5.4).
                     if self.state.is_synchronized() && self.snd_max > self.snd_una {
-                        self.snd_nxt = self.snd_una;
+                        self.go_back();
                     }
                 }
             }

@@ -9,6 +9,7 @@ mod cwnd_validation;
 mod delivery_rate;
 mod dsack_undo;
 mod frto;
+mod go_back;
 mod handshake;
 mod icmp;
 mod options;

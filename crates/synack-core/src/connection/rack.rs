@@ -135,10 +135,9 @@ impl Rack {
         c.srtt.map_or(quarter, |s| quarter.min(s))
     }
 
-    /// A retransmission timeout: SACK and loss marks go (RFC 2018 §8), and
-    /// with them the reordering timer and the undo of the last recovery.
+    /// A retransmission timeout: the reordering timer and the undo of the
+    /// last recovery go (the go-back marks the log, go_back.rs).
     pub fn on_rto(&mut self) {
-        self.log.on_timeout();
         self.timer = None;
         self.undo = None;
     }
@@ -259,7 +258,11 @@ impl Connection {
         let ts_at = |t: Instant| Connection::ts_clock(t, ts_offset);
         let ecr = seg.options.timestamps.map(|(_, ecr)| ecr);
         let blocks = seg.options.sack_blocks();
-        let context = self.detection_context();
+        // The reordering window as after this ACK's change of state: one
+        // that ends a recovery is judged as in the open state (Linux checks
+        // the exit from Recovery before tcp_rack_mark_lost).
+        let mut context = self.detection_context();
+        context.in_recovery &= seg.ack < self.recover;
         let Some(r) = self.rack.as_mut() else { return false };
         let una = if seg.ack > una_before { seg.ack } else { una_before };
         let d = Delivery { now, ecr, ts_at, prior_fack: r.est.fack };

@@ -158,6 +158,7 @@ impl Connection {
             self.snd_una = ack;
             if self.snd_nxt < self.snd_una {
                 self.snd_nxt = self.snd_una;
+                self.skip_sacked();
             }
             // tcpi_bytes_acked: an ACK here never counts the SYN (Linux's
             // SYN-RECEIVED takes its ACK outside tcp_ack; SYN-SENT counts it).
@@ -203,7 +204,11 @@ impl Connection {
                     self.cc.on_ack(acked, mss, now, self.rtt.srtt());
                 }
                 // RFC 6675 §5 (2): SACKs above the new SND.UNA may show it lost.
-                if self.sack_ok && ack > self.recover && self.snd_max > self.snd_una && self.loss_detected(rack_lost) {
+                if self.sack_ok
+                    && self.may_start_recovery(ack)
+                    && self.snd_max > self.snd_una
+                    && self.loss_detected(rack_lost)
+                {
                     self.enter_recovery(now, mss);
                 }
             }
@@ -213,6 +218,7 @@ impl Connection {
             self.unacked_since = (self.snd_max > self.snd_una).then_some(now);
             // RFC 8985 §7.2: the probe timer, if it comes first.
             self.schedule_probe(now, cfg);
+            self.check_sack_reneging(now);
         } else if ack == self.snd_una
             && seg.payload.is_empty()
             && !seg.flags.syn()
@@ -230,7 +236,7 @@ impl Connection {
                 if !self.sack_recovery {
                     self.count_dup_segment();
                 }
-            } else if ack > self.recover
+            } else if self.may_start_recovery(ack)
                 && ((!self.rack_on() && u32::from(self.dupacks) == self.scoreboard.dup_thresh())
                     || (self.sack_ok && self.loss_detected(rack_lost)))
             {
@@ -447,10 +453,25 @@ impl Connection {
     }
 
     /// RFC 4015: a spurious recovery ends, and sending resumes with new
-    /// data. Holes that are really lost start a new recovery.
+    /// data. Holes that are really lost start a new recovery once ACKs
+    /// show them lost afresh (RACK's marks were wrong and go).
     pub(super) fn end_spurious_recovery(&mut self) {
         self.leave_recovery();
         self.recover = self.snd_una;
+        if let Some(r) = self.rack.as_mut() {
+            r.log.clear_lost();
+        }
+    }
+
+    /// Whether a loss found now may start a fast recovery (in the open
+    /// state): once the cumulative ACK is past the last recovery's
+    /// RecoveryPoint (RFC 6582 §3.2 step 2); with RACK also when it is at
+    /// it, since the hole there was sent after that recovery began, and a
+    /// new loss (RFC 6675 §5 has no such guard; Linux starts a recovery
+    /// from the open state on any loss it detects). Without this, that
+    /// hole waits for the RTO while SACKs clock out new data.
+    fn may_start_recovery(&self, ack: SeqNum) -> bool {
+        ack > self.recover || (self.rack_on() && ack == self.recover)
     }
 
     /// A recovery was spurious: the path reorders (DupThresh doubles, RACK
@@ -544,7 +565,9 @@ impl Connection {
             // Without SACK, RFC 3042: the first two duplicate ACKs each
             // let one new segment go beyond cwnd. Going back after a
             // timeout, what is below SND.NXT is the flight.
-            if self.sack_ok && self.snd_nxt >= self.snd_max {
+            // With RACK's log, a go-back's flight is `pipe` too: what is
+            // neither SACKed nor lost, or was resent (go_back.rs).
+            if self.sack_ok && (self.snd_nxt >= self.snd_max || self.rack_on()) {
                 return self.cc.cwnd().saturating_sub(self.pipe());
             }
             let limited = u32::from(self.dupacks.min(2)) * u32::from(self.snd_mss);
@@ -777,7 +800,7 @@ impl Connection {
             return None;
         }
         let off = seq.since(self.snd_buf_seq) as usize;
-        let unsent = self.unsent();
+        let unsent = self.unsent().min(self.go_back_limit(seq));
         let in_flight = self.snd_nxt.since(self.snd_una);
         let mss = usize::from(self.snd_mss);
         if self.force_probe {
@@ -907,11 +930,17 @@ impl Connection {
             if self.rtt_probe.is_some_and(|(s, _)| s >= seq) {
                 self.rtt_probe = None;
             }
+            if seq == self.snd_una && !self.tlp.armed() {
+                // The head went again: the RTO counts from now (as Linux's
+                // tcp_xmit_retransmit_queue), not from its first sending.
+                self.timers.rtx = Some(now + self.rtt.rto(cfg.max_rto));
+            }
         } else if self.rtt_probe.is_none() && !self.ts_ok {
             self.rtt_probe = Some((seq, super::micros_u32(now)));
         }
         if end > self.snd_nxt {
             self.snd_nxt = end;
+            self.skip_sacked();
         }
         if end > self.snd_max {
             self.snd_max = end;

@@ -24,6 +24,8 @@ pub(crate) const RETRANSMITTED: u8 = 1;
 const SACKED: u8 = 2;
 /// Deemed lost and not yet sent again.
 const LOST: u8 = 4;
+/// Deemed lost and sent again since (Linux keeps `TCPCB_LOST` on it).
+const LOST_RESENT: u8 = 8;
 
 /// One transmission of `start..end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,8 @@ pub(crate) struct SentLog {
     entries: VecDeque<Sent>,
     sacked: u32,
     lost: u32,
+    /// Bytes deemed lost and sent again, not yet delivered.
+    lost_resent: u32,
 }
 
 impl SentLog {
@@ -69,6 +73,12 @@ impl SentLog {
     /// Bytes deemed lost and not yet sent again.
     pub fn lost_bytes(&self) -> u32 {
         self.lost
+    }
+
+    /// Bytes deemed lost and not yet delivered, sent again or not (Linux's
+    /// lost_out, tcpi_lost).
+    pub fn lost_out(&self) -> u32 {
+        self.lost + self.lost_resent
     }
 
     /// Bytes sent more than once and not yet acknowledged.
@@ -123,8 +133,10 @@ impl SentLog {
             for e in self.entries.range_mut(range) {
                 if e.has(LOST) {
                     self.lost -= e.len();
+                    self.lost_resent += e.len();
+                    e.flags = (e.flags & !LOST) | LOST_RESENT;
                 }
-                e.flags = (e.flags & !LOST) | RETRANSMITTED;
+                e.flags |= RETRANSMITTED;
                 e.xmit = now;
                 e.tx = tx;
             }
@@ -160,6 +172,9 @@ impl SentLog {
                 if e.has(LOST) {
                     self.lost -= part.len();
                 }
+                if e.has(LOST_RESENT) {
+                    self.lost_resent -= part.len();
+                }
                 delivered(&part);
             }
             if e.end <= una {
@@ -181,7 +196,10 @@ impl SentLog {
             if e.has(LOST) {
                 self.lost -= e.len();
             }
-            e.flags = (e.flags & !LOST) | SACKED;
+            if e.has(LOST_RESENT) {
+                self.lost_resent -= e.len();
+            }
+            e.flags = (e.flags & !(LOST | LOST_RESENT)) | SACKED;
             self.sacked += e.len();
             delivered(e);
         }
@@ -199,7 +217,10 @@ impl SentLog {
             }
             match verdict(e) {
                 Some(true) => {
-                    e.flags |= LOST;
+                    if e.has(LOST_RESENT) {
+                        self.lost_resent -= e.len();
+                    }
+                    e.flags = (e.flags & !LOST_RESENT) | LOST;
                     self.lost += e.len();
                     marked = true;
                 }
@@ -220,9 +241,40 @@ impl SentLog {
         if self.lost == 0 {
             return None;
         }
-        let e = self.entries.iter().find(|e| e.has(LOST) && e.end > from)?;
+        let i = self.entries.partition_point(|e| e.end <= from);
+        let e = self.entries.range(i..).find(|e| e.has(LOST))?;
         let start = e.start.max(from);
         Some((start, e.end.since(start).min(max)))
+    }
+
+    /// The first byte at or after `from` that the peer has not SACKed
+    /// (where a go-back resumes).
+    pub fn skip_sacked(&self, mut from: SeqNum) -> SeqNum {
+        let i = self.entries.partition_point(|e| e.end <= from);
+        for e in self.entries.range(i..) {
+            if !e.has(SACKED) || e.start > from {
+                break;
+            }
+            from = e.end;
+        }
+        from
+    }
+
+    /// Where the first SACKed range after `from` begins (where a go-back
+    /// retransmission from `from` stops).
+    pub fn next_sacked(&self, from: SeqNum) -> Option<SeqNum> {
+        if self.sacked == 0 {
+            return None;
+        }
+        let i = self.entries.partition_point(|e| e.end <= from);
+        self.entries.range(i..).find(|e| e.has(SACKED)).map(|e| e.start.max(from))
+    }
+
+    /// Whether the peer SACKed the segment at SND.UNA: it has discarded
+    /// data it SACKed (reneged, RFC 2018 §8), since it would otherwise
+    /// have acknowledged it (Linux's tcp_check_sack_reneging).
+    pub fn head_sacked(&self) -> bool {
+        self.entries.front().is_some_and(|e| e.has(SACKED))
     }
 
     /// Just past the highest byte below `snd_max` that is not SACKed (where
@@ -242,30 +294,44 @@ impl SentLog {
     /// The loss marks were wrong (a spurious timeout): nothing is lost.
     pub fn clear_lost(&mut self) {
         for e in self.entries.iter_mut() {
-            e.flags &= !LOST;
+            e.flags &= !(LOST | LOST_RESENT);
         }
         self.lost = 0;
+        self.lost_resent = 0;
     }
 
-    /// A retransmission timeout (RFC 2018 §8): SACK information and loss
-    /// marks are forgotten; everything is sent again from SND.UNA.
-    pub fn on_timeout(&mut self) {
+    /// A retransmission timeout, or a go-back after a smaller path MTU:
+    /// everything not SACKed is deemed lost (RFC 6675 §5.1, as Linux's
+    /// tcp_timeout_mark_lost). What the peer SACKed stays SACKed, so the
+    /// go-back skips it (RFC 6675 §5.1 and Errata 1610 allow keeping it),
+    /// unless the peer reneged ([`Self::head_sacked`]): then, as RFC 2018
+    /// §8 says, the SACK information is forgotten and everything goes again.
+    pub fn mark_unsacked_lost(&mut self) {
+        let keep = !self.head_sacked();
+        let mut lost = 0;
         for e in self.entries.iter_mut() {
-            e.flags &= RETRANSMITTED;
+            if keep && e.has(SACKED) {
+                continue;
+            }
+            e.flags = (e.flags & RETRANSMITTED) | LOST;
+            lost += e.len();
         }
-        self.sacked = 0;
-        self.lost = 0;
+        if !keep {
+            self.sacked = 0;
+        }
+        self.lost = lost;
+        self.lost_resent = 0;
     }
 
     /// Checks the invariants (tests and fuzzing).
     #[cfg(any(test, feature = "fuzzing"))]
     pub fn check(&self) {
-        let (mut sacked, mut lost) = (0, 0);
+        let (mut sacked, mut lost, mut lost_resent) = (0, 0, 0);
         let mut prev: Option<SeqNum> = None;
         for e in &self.entries {
             assert!(e.start < e.end, "empty entry {e:?}");
             assert!(prev.is_none_or(|p| p <= e.start), "entries overlap at {e:?}");
-            assert!(!(e.has(SACKED) && e.has(LOST)), "SACKed and lost: {e:?}");
+            assert!((e.flags & (SACKED | LOST | LOST_RESENT)).count_ones() <= 1, "SACKed and lost: {e:?}");
             prev = Some(e.end);
             if e.has(SACKED) {
                 sacked += e.len();
@@ -273,8 +339,11 @@ impl SentLog {
             if e.has(LOST) {
                 lost += e.len();
             }
+            if e.has(LOST_RESENT) {
+                lost_resent += e.len();
+            }
         }
-        assert_eq!((sacked, lost), (self.sacked, self.lost), "running totals");
+        assert_eq!((sacked, lost, lost_resent), (self.sacked, self.lost, self.lost_resent), "running totals");
         assert!(self.entries.len() <= MAX_ENTRIES + 2);
     }
 }
@@ -323,8 +392,11 @@ pub(crate) fn fuzz_ops(data: &[u8]) {
                 log.mark_lost(|e| (e.xmit.as_micros() <= cut).then_some(true));
             }
             5 => {
-                log.on_timeout();
-                sacked.fill(false);
+                if log.head_sacked() {
+                    sacked.fill(false);
+                }
+                log.mark_unsacked_lost();
+                assert_eq!(log.sacked_bytes() + log.lost_bytes(), max.since(una), "not all lost");
             }
             _ => {}
         }
@@ -442,13 +514,33 @@ mod tests {
     }
 
     #[test]
-    fn a_timeout_forgets_sacks_and_losses() {
-        let mut log = log_of(&[(0, 3000, 1)]);
+    fn a_timeout_keeps_the_sacks_and_marks_the_rest_lost() {
+        let mut log = log_of(&[(0, 3000, 1), (3000, 4000, 2)]);
         log.on_sack(s(1000), s(2000), |_| {});
         log.mark_lost(|e| Some(e.start == s(0)));
-        log.on_timeout();
+        log.mark_unsacked_lost();
         log.check();
-        assert_eq!((log.sacked_bytes(), log.lost_bytes()), (0, 0));
+        assert_eq!((log.sacked_bytes(), log.lost_bytes()), (1000, 3000));
+        assert_eq!(log.first_lost(s(0), 5000), Some((s(0), 1000)));
+        assert_eq!(log.first_lost(s(1000), 5000), Some((s(2000), 1000)));
+        // The go-back skips what is SACKed and stops before it.
+        assert_eq!(log.next_sacked(s(0)), Some(s(1000)));
+        assert_eq!(log.skip_sacked(s(1000)), s(2000));
+        assert_eq!(log.skip_sacked(s(0)), s(0));
+        assert_eq!(log.next_sacked(s(2000)), None);
+    }
+
+    #[test]
+    fn a_timeout_after_reneging_forgets_the_sacks() {
+        let mut log = log_of(&[(0, 1000, 1), (1000, 2000, 2), (2000, 3000, 3)]);
+        log.on_sack(s(1000), s(2000), |_| {});
+        log.on_ack(s(1000), |_| {});
+        // SND.UNA is at a SACKed segment: the peer dropped what it SACKed.
+        assert!(log.head_sacked());
+        log.mark_unsacked_lost();
+        log.check();
+        assert_eq!((log.sacked_bytes(), log.lost_bytes()), (0, 2000));
+        assert_eq!(log.skip_sacked(s(1000)), s(1000));
     }
 
     #[test]

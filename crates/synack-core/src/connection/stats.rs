@@ -145,7 +145,7 @@ pub struct ConnectionInfo {
     pub reordering: u32,
     /// Tail loss probes sent (RFC 8985 §7).
     pub tail_loss_probes: u64,
-    /// Bytes RACK deems lost and has not sent again (Linux's lost_out, in bytes).
+    /// Bytes RACK deems lost and not yet delivered, resent or not (Linux's lost_out, in bytes).
     pub lost: u32,
     /// Bytes retransmitted and not yet acknowledged or SACKed (retrans_out, in bytes).
     pub retrans: u32,
@@ -184,7 +184,7 @@ impl Connection {
             sack: self.sack_ok,
             cwnd: self.effective_cwnd(),
             sacked: self.sacked_bytes(),
-            lost: self.rack.as_ref().map_or(0, |r| r.log.lost_bytes()),
+            lost: self.rack.as_ref().map_or(0, |r| r.log.lost_out()),
             retrans: self.rack.as_ref().map_or(0, |r| r.log.retransmitted_bytes()),
             reord_seen: self.rack.as_ref().map_or(0, |r| r.reord_seen()),
             dsack_dups: self.rack.as_ref().map_or(0, |r| r.dsacks_in),

@@ -101,9 +101,14 @@ impl Connection {
     /// delayed ACK when one segment is out).
     pub(super) fn schedule_probe(&mut self, now: Instant, cfg: &Config) {
         if self.tlp.armed() {
-            // The timer held the old probe: the RTO counts from now.
+            // The timer held the old probe: it holds the RTO again, counted
+            // from when the oldest segment outstanding went out (Linux's
+            // tcp_rearm_rto with tcp_rto_delta_us), so that probes re-armed
+            // by each new transmission never put the timeout off.
             self.tlp.set(ARMED, false);
-            self.timers.rtx = (self.snd_max > self.snd_una).then(|| now + self.rtt.rto(cfg.max_rto));
+            let rto = self.rtt.rto(cfg.max_rto);
+            let since = self.rack.as_ref().and_then(|r| r.log.first_xmit()).unwrap_or(now);
+            self.timers.rtx = (self.snd_max > self.snd_una).then(|| (since + rto).max(now));
         }
         if !self.probe_allowed(cfg) {
             return;
@@ -115,11 +120,16 @@ impl Connection {
             }
             None => PTO_WITHOUT_RTT,
         };
-        let at = now + pto;
-        if self.timers.rtx.is_none_or(|rto| at < rto) {
-            self.timers.rtx = Some(at);
-            self.tlp.set(ARMED, true);
-        }
+        // The probe goes at the RTO's deadline if that comes first (Linux's
+        // tcp_schedule_loss_probe: min(PTO, tcp_rto_delta_us)).
+        let at = self.timers.rtx.map_or(now + pto, |rto| rto.min(now + pto));
+        self.timers.rtx = Some(at);
+        self.tlp.set(ARMED, true);
+    }
+
+    /// The retransmission timer is no longer the probe's (another deadline takes it).
+    pub(super) fn disarm_probe(&mut self) {
+        self.tlp.set(ARMED, false);
     }
 
     /// The probe timer fired (RFC 8985 §7.3): choose the probe, re-arm the RTO.

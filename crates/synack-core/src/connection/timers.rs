@@ -92,7 +92,7 @@ impl Connection {
         if self.rack.as_ref().and_then(|r| r.timer).is_some_and(|t| t <= now) {
             // RFC 8985 §6.3: the reordering timer; what it marks lost may start a recovery.
             let marked = self.rack_on_timer(now);
-            if marked && !self.in_recovery && self.snd_una > self.recover && self.snd_max > self.snd_una {
+            if marked && !self.in_recovery && self.snd_una >= self.recover && self.snd_max > self.snd_una {
                 self.enter_recovery(now, u32::from(self.snd_mss));
             }
         }
@@ -175,7 +175,9 @@ impl Connection {
                     self.recover = self.snd_max;
                     self.in_recovery = false;
                     self.sack_recovery = false;
-                    // RFC 2018 §8: after a timeout, SACK information is not relied on.
+                    // Without RACK, RFC 2018 §8: after a timeout, the
+                    // scoreboard is not relied on (with RACK, the go-back
+                    // below keeps what was SACKed, go_back.rs).
                     self.scoreboard.on_timeout(mss);
                     if let Some(r) = self.rack.as_mut() {
                         r.on_rto();
@@ -183,8 +185,8 @@ impl Connection {
                     self.dupacks = 0;
                     self.force_probe = self.snd_wnd == 0;
                 }
-                // Go back: resend from SND.UNA.
-                self.snd_nxt = self.snd_una;
+                // Go back: resend from SND.UNA what is not SACKed.
+                self.go_back();
             }
         }
         self.retries = self.retries.saturating_add(1);
