@@ -20,6 +20,10 @@ pub trait CongestionController {
     /// New data was cumulatively acknowledged outside recovery, at `now`,
     /// with the smoothed RTT if one is known.
     fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>);
+    /// An ACK of new data gave an RTT sample (Linux's pkts_acked with
+    /// ca_rtt_us: the newest segment acknowledged, none after a
+    /// retransmission), before `on_ack`, in recovery too.
+    fn on_rtt_sample(&mut self, _rtt: Duration, _now: Instant) {}
     /// Loss detected (three duplicate ACKs, RFC 5681 §3.2 step 2; SACK or
     /// RACK, RFC 6675 §5 (4.2)): enter fast recovery with cwnd = ssthresh.
     /// What recovery sends is PRR's (RFC 6937), not a window inflated by
@@ -90,6 +94,9 @@ impl CongestionController for Congestion {
     }
     fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>) {
         each!(self, c => c.on_ack(acked, mss, now, srtt))
+    }
+    fn on_rtt_sample(&mut self, rtt: Duration, now: Instant) {
+        each!(self, c => c.on_rtt_sample(rtt, now))
     }
     fn on_recovery(&mut self, flight: u32, mss: u32) {
         each!(self, c => c.on_recovery(flight, mss))

@@ -40,6 +40,10 @@ pub(crate) struct Rack {
     pub dsacks_in: u32,
     /// The last SACK recovery, for undoing it on D-SACKs (RFC 2883 §5).
     pub undo: Option<super::dsack_undo::DsackUndo>,
+    /// The last ACK's sample for congestion control (Linux's ca_rtt_us):
+    /// the RTT of the newest segment it cumulatively acknowledged, none
+    /// if it acknowledged a retransmission (Karn) or nothing new.
+    pub ca_rtt: Option<Duration>,
 }
 
 /// What deliveries tell RACK (RFC 8985 §6.1).
@@ -266,7 +270,7 @@ impl Connection {
         let Some(r) = self.rack.as_mut() else { return false };
         let una = if seg.ack > una_before { seg.ack } else { una_before };
         let d = Delivery { now, ecr, ts_at, prior_fack: r.est.fack };
-        let Rack { log, est, rate, .. } = &mut **r;
+        let Rack { log, est, rate, ca_rtt, .. } = &mut **r;
         let mut delivered = |s: &Sent| {
             est.on_delivered(s, &d);
             rate.on_delivered(s, now);
@@ -277,8 +281,15 @@ impl Connection {
                 log.on_sack(l, e, &mut delivered);
             }
         }
+        *ca_rtt = None;
         if seg.ack > una_before {
-            log.on_ack(seg.ack, &mut delivered);
+            let (mut newest, mut retransmitted) = (None::<Instant>, false);
+            log.on_ack(seg.ack, |s| {
+                delivered(s);
+                retransmitted |= s.retransmitted();
+                newest = newest.max(Some(s.xmit));
+            });
+            *ca_rtt = newest.filter(|_| !retransmitted).map(|x| now.saturating_since(x));
             if est.fack < seg.ack {
                 est.fack = seg.ack;
             }

@@ -146,6 +146,13 @@ impl Connection {
         if ack > self.snd_una {
             let acked = ack.since(self.snd_una);
             let rtt_sample = self.take_rtt_sample(now, cfg, seg);
+            // Congestion control's sample: RACK's per-segment one, exact to
+            // the microsecond as Linux's ca_rtt_us, where RACK runs.
+            // (Not the handshake's: Linux initialises the controller after it.)
+            let sample = self.rack.as_ref().map_or(rtt_sample, |r| r.ca_rtt).filter(|_| una_before != self.iss);
+            if let Some(rtt) = sample {
+                self.cc.on_rtt_sample(rtt, now);
+            }
             let data_acked = (ack.since(self.snd_buf_seq) as usize).min(self.send_buf.len());
             if data_acked > 0 {
                 self.send_buf.consume(data_acked);
