@@ -526,7 +526,7 @@ impl SynackTarget {
                 };
                 for (field, want) in fields {
                     let want = int(want).ok_or_else(|| Attempt::Unsupported(format!("TCP_INFO {field} value")))?;
-                    let info = crate::synack_target::tcp_info_of(&self.ep, h).unwrap_or_default();
+                    let info = crate::synack_target::tcp_info_of(&self.ep, h, self.now).unwrap_or_default();
                     let key = field.strip_prefix("tcpi_").unwrap_or(field);
                     let got = info
                         .get(key)

@@ -191,13 +191,15 @@ impl Target for SynackTarget {
 
     fn tcp_info(&mut self) -> Result<TcpInfo, String> {
         let h = self.current.ok_or("an assertion, but no connection")?;
-        tcp_info_of(&self.ep, h).ok_or_else(|| "the connection under test is gone".to_string())
+        tcp_info_of(&self.ep, h, self.now).ok_or_else(|| "the connection under test is gone".to_string())
     }
 }
 
-/// The `tcpi_*` fields of a connection, as Linux reports them.
-pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
+/// The `tcpi_*` fields of a connection at `now`, as Linux reports them.
+pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle, now: Instant) -> Option<TcpInfo> {
     let i = ep.info(h).ok()?;
+    // Milliseconds since, as Linux's jiffies_to_msecs(now - stamp).
+    let since = |stamp: u32| i64::from(now.millis_u32().wrapping_sub(stamp));
     let us = |d: Duration| d.as_micros() as i64;
     let mss = i64::from(i.snd_mss.max(1));
     let segs = |bytes: u32| (i64::from(bytes) + mss - 1) / mss;
@@ -256,6 +258,9 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle) -> Option<TcpInfo> {
     m.insert("lost", (i64::from(i.lost) + mss - 1) / mss);
     m.insert("retrans", (i64::from(i.retrans) + mss - 1) / mss);
     m.insert("reord_seen", i64::from(i.reord_seen));
+    m.insert("last_data_sent", since(i.last_data_sent));
+    m.insert("last_data_recv", since(i.last_data_recv));
+    m.insert("last_ack_recv", since(i.last_ack_recv));
     m.insert("dsack_dups", i64::from(i.dsack_dups));
     if let Some(rate) = i.pacing_rate {
         m.insert("pacing_rate", rate.min(i64::MAX as u64) as i64);

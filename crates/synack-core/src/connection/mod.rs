@@ -391,6 +391,11 @@ pub struct Connection {
     timers: Timers,
     last_recv: Instant,
     last_send: Instant,
+    /// When data last went out and in-order data last came in, on the
+    /// millisecond clock ([`Instant::millis_u32`]) (Linux's lsndtime and
+    /// icsk_ack.lrcvtime, for tcpi_last_data_sent / _recv; packed).
+    last_data_sent_ms: u32,
+    last_data_recv_ms: u32,
     keepalive: bool,
     keepalive_probes: u16,
     /// TCP_USER_TIMEOUT in milliseconds, as Linux keeps it (packed: see the size test).
@@ -519,6 +524,8 @@ impl Connection {
             timers: Timers::default(),
             last_recv: now,
             last_send: now,
+            last_data_sent_ms: now.millis_u32(),
+            last_data_recv_ms: now.millis_u32(),
             keepalive: opts.keepalive,
             keepalive_probes: 0,
             user_timeout_ms: timers::user_timeout_ms(opts.user_timeout),

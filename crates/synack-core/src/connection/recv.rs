@@ -109,6 +109,7 @@ impl Connection {
         }
         self.rcv_nxt += n as u32;
         self.stats.bytes_received += n as u64;
+        self.last_data_recv_ms = now.millis_u32();
         let growth = 2 * (n as u32).min(u32::from(self.rcv_mss));
         self.rcv_wnd_ceiling =
             self.rcv_wnd_ceiling.saturating_add(growth).min(self.recv_limit.min(u32::MAX as usize) as u32);

@@ -1034,6 +1034,9 @@ impl Connection {
         }
         self.stats.bytes_sent += len as u64;
         self.last_send = now;
+        if len > 0 {
+            self.last_data_sent_ms = now.millis_u32();
+        }
         Some(n)
     }
 

@@ -164,6 +164,15 @@ pub struct ConnectionInfo {
     /// That rate's sample was taken while the application sent less than
     /// it could (tcpi_delivery_rate_app_limited).
     pub delivery_rate_app_limited: bool,
+    /// When data last went out, retransmissions included (Linux's
+    /// lsndtime), on the millisecond clock [`Instant::millis_u32`](crate::Instant::millis_u32): so
+    /// tcpi_last_data_sent is `now.millis_u32() - last_data_sent`, wrapping.
+    pub last_data_sent: u32,
+    /// When in-order data last arrived (Linux's icsk_ack.lrcvtime), same clock.
+    pub last_data_recv: u32,
+    /// When an acceptable segment, and with it an ACK, last arrived
+    /// (Linux's rcv_tstamp), same clock.
+    pub last_ack_recv: u32,
 }
 
 impl Connection {
@@ -192,6 +201,9 @@ impl Connection {
             pacing_rate: self.pacing_rate(),
             delivery_rate: delivery.map(|(rate, _)| rate),
             delivery_rate_app_limited: delivery.is_some_and(|(_, a)| a),
+            last_data_sent: self.last_data_sent_ms,
+            last_data_recv: self.last_data_recv_ms,
+            last_ack_recv: self.last_recv.millis_u32(),
             reordering: self.scoreboard.dup_thresh(),
             tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),
