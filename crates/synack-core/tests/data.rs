@@ -264,8 +264,10 @@ fn icmp_packet_too_big_lowers_the_mss_and_resends() {
     p.flush();
     let sent = std::mem::take(&mut p.held);
     assert_eq!(sent[0].len, 1448);
+    assert_eq!(p.a.info(c).unwrap().pmtu, 1500, "tcpi_pmtu: the link's MTU");
     let pkt = icmp_about(&p, &sent[0].bytes, IcmpKind::PacketTooBig { mtu: 1000 });
     p.deliver(Side::A, &pkt);
+    assert_eq!(p.a.info(c).unwrap().pmtu, 1000, "tcpi_pmtu: what the ICMP error reported");
     let out = std::mem::take(&mut p.held);
     assert_eq!(out[0].seq, sent[0].seq);
     assert_eq!(out[0].len, 948, "1000 - 40 bytes of headers - 12 of timestamps");

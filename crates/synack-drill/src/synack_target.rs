@@ -261,6 +261,7 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle, now: Instant) -> Option<
     m.insert("last_data_sent", since(i.last_data_sent));
     m.insert("last_data_recv", since(i.last_data_recv));
     m.insert("last_ack_recv", since(i.last_ack_recv));
+    m.insert("pmtu", i64::from(i.pmtu));
     m.insert("dsack_dups", i64::from(i.dsack_dups));
     if let Some(rate) = i.pacing_rate {
         m.insert("pacing_rate", rate.min(i64::MAX as u64) as i64);

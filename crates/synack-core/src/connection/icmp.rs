@@ -40,6 +40,10 @@ impl Connection {
         }
         match err {
             IcmpError::PacketTooBig(mtu) => {
+                let reported = core::num::NonZeroU16::new(mtu.min(u32::from(u16::MAX)) as u16);
+                if reported.is_some_and(|m| self.ptb_mtu.is_none_or(|old| m < old)) {
+                    self.ptb_mtu = reported;
+                }
                 let ip_tcp = if self.tuple.local.is_ipv6() { 60 } else { 40 };
                 let opts = if self.ts_ok { 12 } else { 0 };
                 let mss = mtu.saturating_sub(ip_tcp + opts).clamp(u32::from(MIN_MSS), u32::from(u16::MAX)) as u16;

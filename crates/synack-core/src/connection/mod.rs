@@ -396,6 +396,8 @@ pub struct Connection {
     /// icsk_ack.lrcvtime, for tcpi_last_data_sent / _recv; packed).
     last_data_sent_ms: u32,
     last_data_recv_ms: u32,
+    /// The smallest MTU an ICMP Packet Too Big reported (RFC 1191, 8201).
+    ptb_mtu: Option<core::num::NonZeroU16>,
     keepalive: bool,
     keepalive_probes: u16,
     /// TCP_USER_TIMEOUT in milliseconds, as Linux keeps it (packed: see the size test).
@@ -526,6 +528,7 @@ impl Connection {
             last_send: now,
             last_data_sent_ms: now.millis_u32(),
             last_data_recv_ms: now.millis_u32(),
+            ptb_mtu: None,
             keepalive: opts.keepalive,
             keepalive_probes: 0,
             user_timeout_ms: timers::user_timeout_ms(opts.user_timeout),

@@ -173,11 +173,15 @@ pub struct ConnectionInfo {
     /// When an acceptable segment, and with it an ACK, last arrived
     /// (Linux's rcv_tstamp), same clock.
     pub last_ack_recv: u32,
+    /// The path MTU: the link's, or less if an ICMP Packet Too Big said so
+    /// (Linux's icsk_pmtu_cookie, tcpi_pmtu).
+    pub pmtu: u32,
 }
 
 impl Connection {
-    /// A snapshot of this connection's state and counters.
-    pub fn info(&self, max_rto: Duration) -> ConnectionInfo {
+    /// A snapshot of this connection's state and counters, on a link of
+    /// `link_mtu` bytes.
+    pub fn info(&self, max_rto: Duration, link_mtu: u16) -> ConnectionInfo {
         use crate::congestion::CongestionController;
         let s = &self.stats;
         let delivery = self.rack.as_ref().and_then(|r| r.rate.rate());
@@ -204,6 +208,7 @@ impl Connection {
             last_data_sent: self.last_data_sent_ms,
             last_data_recv: self.last_data_recv_ms,
             last_ack_recv: self.last_recv.millis_u32(),
+            pmtu: u32::from(self.ptb_mtu.map_or(link_mtu, |m| m.get().min(link_mtu))),
             reordering: self.scoreboard.dup_thresh(),
             tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),

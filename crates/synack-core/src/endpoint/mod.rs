@@ -559,7 +559,7 @@ impl Endpoint {
 
     /// STATUS (§3.10.6): counters and estimates (the `tcpi_*` of DRILL.md).
     pub fn info(&self, h: ConnHandle) -> Result<ConnectionInfo, Error> {
-        Ok(self.conn(h)?.info(self.cfg.max_rto))
+        Ok(self.conn(h)?.info(self.cfg.max_rto, self.cfg.mtu))
     }
 
     /// The connection's addresses.
