@@ -121,8 +121,8 @@ impl Cubic {
     }
 
     /// bictcp_update: `cnt` for a window of `cwnd` segments at jiffy `now`,
-    /// `acked` segments acknowledged, with the path's minimum RTT.
-    fn update(&mut self, cwnd: u32, acked: u32, now: u64, delay_min: Duration) {
+    /// `acked` segments acknowledged.
+    fn update(&mut self, cwnd: u32, acked: u32, now: u64) {
         self.ack_cnt = self.ack_cnt.saturating_add(acked);
         if self.last_cwnd == cwnd && now.saturating_sub(self.last_time) <= HZ / 32 {
             return;
@@ -149,7 +149,7 @@ impl Cubic {
             };
             // t in 1/1024 s: the epoch's age plus the minimum RTT (the target
             // is a round trip ahead), from jiffies as Linux has them.
-            let delay = (delay_min.as_micros() as u64 * HZ).div_ceil(1_000_000);
+            let delay = (self.delay_min.as_micros() as u64 * HZ).div_ceil(1_000_000);
             let t = ((now - epoch + delay) << 10) / HZ;
             let k = u64::from(self.k);
             let offs = t.abs_diff(k);
@@ -245,7 +245,7 @@ impl CongestionController for Cubic {
             return;
         }
         let cwnd = self.segments();
-        self.update(cwnd, segments, jiffies(now), self.delay_min);
+        self.update(cwnd, segments, jiffies(now));
         self.avoid(segments);
     }
 

@@ -35,13 +35,14 @@ impl Connection {
         }
     }
 
-    /// The most a go-back may resend from `seq`, in bytes: up to the next
-    /// range the peer has SACKed.
+    /// The most a go-back may resend from `seq` in one segment (at most a
+    /// super-segment), in bytes: up to the next range the peer has SACKed.
     pub(super) fn go_back_limit(&self, seq: crate::seq::SeqNum) -> usize {
         if seq >= self.snd_max {
             return usize::MAX;
         }
-        let end = self.rack.as_ref().and_then(|r| r.log.next_sacked(seq)).unwrap_or(self.snd_max);
+        let within = (super::pacing::GSO_MAX_SIZE as u32).min(self.snd_max.since(seq));
+        let end = self.rack.as_ref().and_then(|r| r.log.next_sacked(seq, within)).unwrap_or(self.snd_max);
         end.since(seq) as usize
     }
 

@@ -40,9 +40,16 @@ pub(crate) struct Rack {
     pub dsacks_in: u32,
     /// The last SACK recovery, for undoing it on D-SACKs (RFC 2883 §5).
     pub undo: Option<super::dsack_undo::DsackUndo>,
-    /// The last ACK's sample for congestion control (Linux's ca_rtt_us):
-    /// the RTT of the newest segment it cumulatively acknowledged, none
-    /// if it acknowledged a retransmission (Karn) or nothing new.
+}
+
+/// What RACK found in one ACK.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct RackAck {
+    /// Segments were marked lost.
+    pub lost: bool,
+    /// The sample for congestion control (Linux's ca_rtt_us): the RTT of
+    /// the newest segment the ACK cumulatively acknowledged, none if it
+    /// acknowledged a retransmission (Karn) or nothing new.
     pub ca_rtt: Option<Duration>,
 }
 
@@ -247,8 +254,9 @@ impl Connection {
 
     /// RFC 8985 §6.2 on an ACK: what it delivered updates RACK, the
     /// reordering window adapts, and overdue segments are marked lost
-    /// (the reordering timer covers the rest). Returns whether any was.
-    /// `dsack`: the ACK's first SACK block is a D-SACK ([`is_dsack`]).
+    /// (the reordering timer covers the rest). Returns whether any was,
+    /// and the ACK's RTT sample. `dsack`: the ACK's first SACK block is a
+    /// D-SACK ([`is_dsack`]).
     pub(super) fn rack_on_ack(
         &mut self,
         now: Instant,
@@ -256,7 +264,7 @@ impl Connection {
         seg: &Segment<'_>,
         una_before: SeqNum,
         dsack: bool,
-    ) -> bool {
+    ) -> RackAck {
         let (snd_max, snd_nxt) = (self.snd_max, self.snd_nxt);
         let ts_offset = self.ts_offset;
         let ts_at = |t: Instant| Connection::ts_clock(t, ts_offset);
@@ -267,10 +275,10 @@ impl Connection {
         // the exit from Recovery before tcp_rack_mark_lost).
         let mut context = self.detection_context();
         context.in_recovery &= seg.ack < self.recover;
-        let Some(r) = self.rack.as_mut() else { return false };
+        let Some(r) = self.rack.as_mut() else { return RackAck::default() };
         let una = if seg.ack > una_before { seg.ack } else { una_before };
         let d = Delivery { now, ecr, ts_at, prior_fack: r.est.fack };
-        let Rack { log, est, rate, ca_rtt, .. } = &mut **r;
+        let Rack { log, est, rate, .. } = &mut **r;
         let mut delivered = |s: &Sent| {
             est.on_delivered(s, &d);
             rate.on_delivered(s, now);
@@ -281,7 +289,7 @@ impl Connection {
                 log.on_sack(l, e, &mut delivered);
             }
         }
-        *ca_rtt = None;
+        let mut ca_rtt = None;
         if seg.ack > una_before {
             let (mut newest, mut retransmitted) = (None::<Instant>, false);
             log.on_ack(seg.ack, |s| {
@@ -289,7 +297,7 @@ impl Connection {
                 retransmitted |= s.retransmitted();
                 newest = newest.max(Some(s.xmit));
             });
-            *ca_rtt = newest.filter(|_| !retransmitted).map(|x| now.saturating_since(x));
+            ca_rtt = newest.filter(|_| !retransmitted).map(|x| now.saturating_since(x));
             if est.fack < seg.ack {
                 est.fack = seg.ack;
             }
@@ -303,7 +311,7 @@ impl Connection {
                 // tcp_set_xmit_timer: one timer, and RACK did not set it).
                 r.timer = None;
             }
-            return false;
+            return RackAck { lost: false, ca_rtt };
         }
         r.est.advanced = false;
         let marked = r.detect_loss(now, context);
@@ -311,7 +319,7 @@ impl Connection {
             // The reordering timer takes the probe's place (Linux has one timer).
             self.schedule_probe(now, cfg);
         }
-        marked
+        RackAck { lost: marked, ca_rtt }
     }
 
     /// The reordering timer fired (RFC 8985 §6.3): mark what is overdue now.

@@ -141,7 +141,9 @@ impl Connection {
         }
         // RFC 8985 §6.2: what the ACK delivered, and what it shows lost
         // (with RACK, its log is the one record of what is SACKed).
-        let rack_lost = ack <= self.snd_max && self.rack_on_ack(now, cfg, seg, una_before, dsack);
+        let rack =
+            if ack <= self.snd_max { self.rack_on_ack(now, cfg, seg, una_before, dsack) } else { Default::default() };
+        let rack_lost = rack.lost;
         self.on_ack_for_probe(seg, dsack, mss);
         if ack > self.snd_una {
             let acked = ack.since(self.snd_una);
@@ -149,7 +151,7 @@ impl Connection {
             // Congestion control's sample: RACK's per-segment one, exact to
             // the microsecond as Linux's ca_rtt_us, where RACK runs.
             // (Not the handshake's: Linux initialises the controller after it.)
-            let sample = self.rack.as_ref().map_or(rtt_sample, |r| r.ca_rtt).filter(|_| una_before != self.iss);
+            let sample = if self.rack_on() { rack.ca_rtt } else { rtt_sample }.filter(|_| una_before != self.iss);
             if let Some(rtt) = sample {
                 self.cc.on_rtt_sample(rtt, now);
             }
@@ -477,7 +479,7 @@ impl Connection {
     /// new loss (RFC 6675 §5 has no such guard; Linux starts a recovery
     /// from the open state on any loss it detects). Without this, that
     /// hole waits for the RTO while SACKs clock out new data.
-    fn may_start_recovery(&self, ack: SeqNum) -> bool {
+    pub(super) fn may_start_recovery(&self, ack: SeqNum) -> bool {
         ack > self.recover || (self.rack_on() && ack == self.recover)
     }
 

@@ -260,14 +260,17 @@ impl SentLog {
         from
     }
 
-    /// Where the first SACKed range after `from` begins (where a go-back
-    /// retransmission from `from` stops).
-    pub fn next_sacked(&self, from: SeqNum) -> Option<SeqNum> {
+    /// Where the first SACKed range in `from..from + within` begins (where
+    /// a go-back retransmission of at most `within` bytes from `from`
+    /// stops); the scan ends `within` bytes on, so a long run of unSACKed
+    /// entries is not walked for every segment.
+    pub fn next_sacked(&self, from: SeqNum, within: u32) -> Option<SeqNum> {
         if self.sacked == 0 {
             return None;
         }
+        let end = from + within;
         let i = self.entries.partition_point(|e| e.end <= from);
-        self.entries.range(i..).find(|e| e.has(SACKED)).map(|e| e.start.max(from))
+        self.entries.range(i..).take_while(|e| e.start < end).find(|e| e.has(SACKED)).map(|e| e.start.max(from))
     }
 
     /// Whether the peer SACKed the segment at SND.UNA: it has discarded
@@ -524,10 +527,11 @@ mod tests {
         assert_eq!(log.first_lost(s(0), 5000), Some((s(0), 1000)));
         assert_eq!(log.first_lost(s(1000), 5000), Some((s(2000), 1000)));
         // The go-back skips what is SACKed and stops before it.
-        assert_eq!(log.next_sacked(s(0)), Some(s(1000)));
+        assert_eq!(log.next_sacked(s(0), 5000), Some(s(1000)));
+        assert_eq!(log.next_sacked(s(0), 1000), None, "not within the bound");
         assert_eq!(log.skip_sacked(s(1000)), s(2000));
         assert_eq!(log.skip_sacked(s(0)), s(0));
-        assert_eq!(log.next_sacked(s(2000)), None);
+        assert_eq!(log.next_sacked(s(2000), 5000), None);
     }
 
     #[test]

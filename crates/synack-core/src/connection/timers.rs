@@ -92,7 +92,7 @@ impl Connection {
         if self.rack.as_ref().and_then(|r| r.timer).is_some_and(|t| t <= now) {
             // RFC 8985 §6.3: the reordering timer; what it marks lost may start a recovery.
             let marked = self.rack_on_timer(now);
-            if marked && !self.in_recovery && self.snd_una >= self.recover && self.snd_max > self.snd_una {
+            if marked && !self.in_recovery && self.may_start_recovery(self.snd_una) && self.snd_max > self.snd_una {
                 self.enter_recovery(now, u32::from(self.snd_mss));
             }
         }
