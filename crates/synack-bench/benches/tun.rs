@@ -66,6 +66,11 @@ async fn synack_case(offload: bool) -> (f64, f64) {
     let env = std::sync::Arc::new(env);
     let e = env.clone();
     let k2s = tokio::task::spawn_blocking(move || py(&e, &code)).await.unwrap();
+    let direct = stack.stats().bytes_in_direct as f64 / bytes() as f64;
+    println!(
+        "  (kernel -> stack, offload {offload}: {:.0} % of the bytes went straight to the socket's queue)",
+        direct * 100.0
+    );
     // synack -> kernel: a Python sink.
     let _sink = env.spawn(&["/usr/bin/python3", "-c", &py_sink(5002)]);
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -46,6 +46,7 @@ mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod range_set;
+mod recv_sink;
 mod ring;
 mod seq;
 mod socket_options;
@@ -59,6 +60,7 @@ pub use connection::{ConnectionInfo, State};
 pub use endpoint::{Endpoint, EndpointStats};
 pub use error::{CloseReason, Error};
 pub use event::{Direction, Event, Tracer};
+pub use recv_sink::{NoSink, RecvSink};
 pub use seq::SeqNum;
 pub use socket_options::SocketOptions;
 pub use time::Instant;

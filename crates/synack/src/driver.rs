@@ -182,7 +182,7 @@ async fn run<D: Device>(shared: &Shared, dev: &mut D) -> StopCause {
 fn pass(shared: &Shared, b: &mut Buffers) -> (Option<tokio::time::Instant>, bool) {
     let mut core = shared.lock();
     for (buf, meta) in &b.rx[..b.got] {
-        core.input(&buf[..meta.len], meta.info);
+        core.input(&buf[..meta.len], meta.info, &mut b.wakers);
     }
     b.got = 0;
     shared.take_service(&mut b.services);
@@ -270,7 +270,7 @@ fn transmit(core: &mut Core, now: Instant, b: &mut Buffers) -> bool {
         };
         if core.is_own(&buf[..t.len]) {
             let info = Received { checksum_verified: t.partial_checksum, segment_size: t.segment_size };
-            core.input(&buf[..t.len], info);
+            core.input(&buf[..t.len], info, &mut b.wakers);
             b.spare.push(buf);
         } else {
             let meta = TxMeta { segment_size: t.segment_size, partial_checksum: t.partial_checksum };

@@ -2,14 +2,36 @@
 //! endpoint, ICMP echo requests are answered, ICMP errors are handed to the
 //! core, everything else is counted and dropped.
 
+use crate::socket::Socket;
 use crate::stack::Core;
+use std::collections::HashMap;
 use std::net::IpAddr;
-use synack_core::Received;
+use std::sync::Arc;
+use std::task::Waker;
+use synack_core::{ConnHandle, Received, RecvSink};
 use synack_wire::{IcmpKind, IcmpMessage, IpPacket, IpRepr, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP};
 
+/// Direct delivery into the sockets' receive queues.
+struct SocketSink<'a> {
+    sockets: &'a HashMap<ConnHandle, Arc<Socket>>,
+    wakers: &'a mut Vec<Waker>,
+    /// Bytes taken.
+    taken: u64,
+}
+
+impl RecvSink for SocketSink<'_> {
+    fn offer(&mut self, h: ConnHandle, data: &[u8]) -> bool {
+        let taken = self.sockets.get(&h).is_some_and(|s| s.take_direct(data, self.wakers));
+        self.taken += if taken { data.len() as u64 } else { 0 };
+        taken
+    }
+}
+
 impl Core {
-    /// One datagram from the device (or looped back).
-    pub fn input(&mut self, packet: &[u8], info: Received) {
+    /// One datagram from the device (or looped back). In-order data goes
+    /// straight to its socket's queue where that has room (direct
+    /// delivery); the readers to wake go into `wakers`.
+    pub fn input(&mut self, packet: &[u8], info: Received, wakers: &mut Vec<Waker>) {
         self.stats.packets_in += 1;
         let Ok(ip) = IpPacket::parse(packet) else {
             self.stats.dropped_malformed += 1;
@@ -21,7 +43,9 @@ impl Core {
             PROTO_TCP if for_us || self.any_destination => {
                 let now = self.now();
                 let before = self.ep.stats().bad_checksum;
-                self.ep.handle_received(now, packet, info);
+                let mut sink = SocketSink { sockets: &self.sockets, wakers, taken: 0 };
+                self.ep.handle_received_into(now, packet, info, &mut sink);
+                self.stats.bytes_in_direct += sink.taken;
                 self.stats.dropped_bad_checksum += self.ep.stats().bad_checksum - before;
                 self.stats.segments_in += 1;
                 self.stats.coalesced_in += u64::from(info.segment_size.is_some());

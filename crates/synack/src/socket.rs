@@ -499,6 +499,21 @@ impl Socket {
         After::Remove
     }
 
+    /// Direct delivery: takes `data`, the next bytes of the stream, from
+    /// an arriving segment when `rx` has room for all of it and the
+    /// driver has not stopped moving data in; false leaves it to the
+    /// core's receive buffer (and the order of the stream with it).
+    pub fn take_direct(&self, data: &[u8], wakers: &mut Vec<Waker>) -> bool {
+        let mut st = self.lock();
+        let open = !st.rx_eof && !st.rx_full && !st.dropped && st.error.is_none() && st.stopped.is_none();
+        if !open || st.rx.len() + data.len() > self.rx_limit {
+            return false;
+        }
+        st.rx.push(data);
+        take_into(&mut st.read_waker, wakers);
+        true
+    }
+
     /// The handshake completed (a reset may already follow: `connect`
     /// still succeeds, as a kernel socket's does, and reads report it).
     pub fn set_established(&self, wakers: &mut Vec<Waker>) {

@@ -89,6 +89,9 @@ pub struct StackStats {
     pub super_segments_out: u64,
     /// Coalesced TCP segments received (the device's GRO, or the kernel's TSO).
     pub coalesced_in: u64,
+    /// Payload bytes handed from arriving segments straight to a socket's
+    /// receive queue, never through the connection's receive buffer.
+    pub bytes_in_direct: u64,
 }
 
 /// The endpoint and what the driver keeps beside it, behind one lock.

@@ -241,8 +241,9 @@ impl Connection {
             self.ack_now = true;
             // Data or FIN on the SYN-ACK continues at the sixth step.
             if !seg.payload.is_empty() || seg.flags.fin() {
+                // The user has not seen the connection yet: into the buffer.
                 let rest = Segment { seq: seg.seq + 1, ..*seg };
-                self.on_text_and_fin(now, cfg, &rest);
+                self.on_text_and_fin(now, cfg, &rest, &mut |_: &[u8]| false);
             }
         } else {
             // Simultaneous open (RFC 9293 §3.5, Figure 8): send SYN-ACK.

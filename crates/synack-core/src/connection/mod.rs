@@ -165,6 +165,9 @@ pub(crate) struct Opening<'a> {
     pub opts: &'a SocketOptions,
 }
 
+/// Where in-order data may go instead of the receive buffer: true when taken.
+pub(crate) type Sink<'a> = &'a mut dyn FnMut(&[u8]) -> bool;
+
 /// An incoming segment, already parsed and checksum-verified.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Segment<'a> {
@@ -598,7 +601,9 @@ impl Connection {
     }
 
     /// Processes an incoming segment for this connection (RFC 9293 §3.10.7).
-    pub(crate) fn on_segment(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
+    /// In-order data may go to `sink` instead of the receive buffer
+    /// (direct delivery, [`crate::RecvSink`]).
+    pub(crate) fn on_segment(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>, sink: Sink<'_>) {
         self.stats.segs_in += seg.count();
         if !seg.payload.is_empty() {
             self.stats.data_segs_in += seg.count();
@@ -606,13 +611,13 @@ impl Connection {
         match self.state {
             State::Closed | State::Listen => {}
             State::SynSent => self.on_segment_syn_sent(now, cfg, seg),
-            _ => self.on_segment_other(now, cfg, seg),
+            _ => self.on_segment_other(now, cfg, seg, sink),
         }
         self.after_event(now, cfg);
     }
 
     /// RFC 9293 §3.10.7.4: segment arrives in SYN-RECEIVED or a synchronized state.
-    fn on_segment_other(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
+    fn on_segment_other(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>, sink: Sink<'_>) {
         let rst = seg.flags.rst();
         // RFC 7323 §5.3: PAWS, before the sequence number check.
         if self.ts_ok && !rst {
@@ -684,7 +689,7 @@ impl Connection {
             self.on_urgent(seg);
         }
         // Seventh and eighth: segment text and FIN.
-        self.on_text_and_fin(now, cfg, seg);
+        self.on_text_and_fin(now, cfg, seg, sink);
     }
 
     /// RFC 9293 §3.10.7.4, fifth check. Returns false when the segment is done with.

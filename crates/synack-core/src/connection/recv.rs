@@ -4,7 +4,7 @@
 //! §3.10.7.4, eighth check), PAWS (RFC 7323 §5) and the advertised window
 //! with receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2).
 
-use super::{Connection, Segment, State};
+use super::{Connection, Segment, Sink, State};
 use crate::error::{CloseReason, Error};
 use crate::time::Instant;
 use crate::Config;
@@ -22,7 +22,8 @@ impl Connection {
     }
 
     /// Seventh and eighth checks of RFC 9293 §3.10.7.4: segment text and FIN.
-    pub(super) fn on_text_and_fin(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>) {
+    /// In-order data with nothing waiting before it may go to `sink`.
+    pub(super) fn on_text_and_fin(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>, sink: Sink<'_>) {
         if !self.state.can_receive() && self.state != State::SynReceived {
             return;
         }
@@ -72,8 +73,12 @@ impl Connection {
                 self.ack.on_fin();
             }
             if !data.is_empty() {
-                self.deliver(now, cfg, data, seg.segment_size, seg.flags.psh());
+                let taken = self.deliver(now, cfg, data, seg.segment_size, seg.flags.psh(), sink);
                 self.autotune_on_data(now, seg, data.len());
+                if taken {
+                    // The sink took it: read at once.
+                    self.after_read(now);
+                }
             }
         } else if !data.is_empty() {
             let off = self.ooo.base + u64::from(seq.since(self.rcv_nxt));
@@ -95,17 +100,30 @@ impl Connection {
         }
     }
 
-    /// In-order data: into the buffer, then whatever reassembly now joins.
-    /// `segment_size` is the size of the segments a coalesced (GRO) segment
-    /// stands for.
-    fn deliver(&mut self, now: Instant, cfg: &Config, data: &[u8], segment_size: Option<u16>, pushed: bool) {
+    /// In-order data: to `sink` when nothing waits before it and the sink
+    /// takes it (read at once), else into the buffer, then whatever
+    /// reassembly now joins. `segment_size` is the size of the segments a
+    /// coalesced (GRO) segment stands for. True when the sink took it.
+    fn deliver(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        data: &[u8],
+        segment_size: Option<u16>,
+        pushed: bool,
+        sink: Sink<'_>,
+    ) -> bool {
         let mut n = data.len();
-        self.rcv_buf.push(data, self.recv_limit);
-        let joined = self.ooo.advance(&mut self.rcv_buf, n as u64) as usize;
-        if joined > 0 {
-            // A hole was filled: ACK at once (RFC 5681 §4.2).
-            self.ack_now = true;
-            n += joined;
+        let direct = self.may_deliver_directly() && sink(data);
+        if !direct {
+            self.rcv_buf.push(data, self.recv_limit);
+            let joined = self.ooo.advance(&mut self.rcv_buf, n as u64) as usize;
+            if joined > 0 {
+                // A hole was filled: ACK at once (RFC 5681 §4.2).
+                self.ack_now = true;
+                n += joined;
+            }
+            self.pending.readable = true;
         }
         self.rcv_nxt += n as u32;
         self.stats.bytes_received += n as u64;
@@ -113,7 +131,6 @@ impl Connection {
         let growth = 2 * (n as u32).min(u32::from(self.rcv_mss));
         self.rcv_wnd_ceiling =
             self.rcv_wnd_ceiling.saturating_add(growth).min(self.recv_limit.min(u32::MAX as usize) as u32);
-        self.pending.readable = true;
         // RFC 9293 §3.8.6.3 (SHLD-19): ACK at least every second full-sized
         // segment. "Full-sized" is the largest segment the peer has sent (as
         // Linux's rcv_mss: at most our MSS, at first 536), and like Linux we
@@ -126,9 +143,18 @@ impl Connection {
         self.ack.on_data(now, self.rtt.rto(cfg.max_rto), self.window_last_advertised(), self.peer_seg_mss, small);
         if self.unacked_rcv_bytes > u32::from(self.peer_seg_mss) || self.ack.in_quickack() {
             self.ack_now = true;
-            return;
+        } else {
+            self.schedule_delayed_ack(now);
         }
-        self.schedule_delayed_ack(now);
+        direct
+    }
+
+    /// Whether in-order data may bypass the receive buffer: nothing is
+    /// buffered before it, no out-of-order data waits to join it (it sits
+    /// in the ring at its offset), no urgent mark lies ahead (a read stops
+    /// there), and the read side is open.
+    fn may_deliver_directly(&self) -> bool {
+        self.rcv_buf.is_empty() && self.ooo.range_count() == 0 && self.urgent_unread() == 0 && !self.read_shut
     }
 
     /// Arms the delayed-ACK timer for what is owed (`tcp_send_delayed_ack`).
@@ -198,14 +224,7 @@ impl Connection {
     ) -> Result<usize, Error> {
         if !self.rcv_buf.is_empty() && max > 0 {
             let n = self.rcv_buf.pop_with(self.stop_at_urgent_mark(max), f);
-            self.autotune_on_read(now);
-            if self.rcv_buf.is_empty() {
-                self.note_drained(now);
-                if self.ack.ack_on_drain() {
-                    self.ack_now = true;
-                }
-            }
-            self.maybe_window_update();
+            self.after_read(now);
             self.after_event(now, cfg);
             return Ok(n);
         }
@@ -219,6 +238,19 @@ impl Connection {
             State::Closed => Err(Error::NotConnected),
             _ => Err(Error::WouldBlock),
         }
+    }
+
+    /// What a read of the buffer sets off (`tcp_cleanup_rbuf`, and the
+    /// receiver's autotuning measure of what the application consumed).
+    fn after_read(&mut self, now: Instant) {
+        self.autotune_on_read(now);
+        if self.rcv_buf.is_empty() {
+            self.note_drained(now);
+            if self.ack.ack_on_drain() {
+                self.ack_now = true;
+            }
+        }
+        self.maybe_window_update();
     }
 
     /// Bytes ready to read.

@@ -6,7 +6,7 @@ use crate::connection::{Connection, IcmpError, Opening, Segment};
 use crate::event::Direction;
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::{FourTuple, Received, State};
+use crate::{FourTuple, NoSink, Received, RecvSink, State};
 use core::net::{IpAddr, SocketAddr};
 use synack_wire::{IcmpKind, IcmpMessage, IpPacket, QuotedTcp, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 
@@ -21,6 +21,13 @@ impl Endpoint {
     /// its checksum already verified, or that it is a coalesced segment
     /// (GRO) standing for segments of a given size.
     pub fn handle_received(&mut self, now: Instant, bytes: &[u8], info: Received) {
+        self.handle_received_into(now, bytes, info, &mut NoSink);
+    }
+
+    /// [`Endpoint::handle_received`] that offers in-order data to `sink`
+    /// first (direct delivery, see [`RecvSink`]): what it takes never
+    /// enters the receive buffer and counts as read.
+    pub fn handle_received_into(&mut self, now: Instant, bytes: &[u8], info: Received, sink: &mut dyn RecvSink) {
         self.stats.packets_in += 1;
         if let Some(t) = self.tracer.as_mut() {
             t.packet(now, Direction::In, bytes);
@@ -34,7 +41,7 @@ impl Endpoint {
             return;
         }
         match (ip.protocol(), ip.src(), ip.dst()) {
-            (synack_wire::PROTO_TCP, src, dst) => self.handle_tcp(now, src, dst, ip.payload(), info),
+            (synack_wire::PROTO_TCP, src, dst) => self.handle_tcp(now, src, dst, ip.payload(), info, sink),
             (synack_wire::PROTO_ICMP, IpAddr::V4(_), _) => match IcmpMessage::parse_v4(ip.payload()) {
                 Ok(msg) => self.handle_icmp(now, msg, false),
                 Err(_) => self.stats.malformed += 1,
@@ -49,7 +56,15 @@ impl Endpoint {
         }
     }
 
-    fn handle_tcp(&mut self, now: Instant, src: IpAddr, dst: IpAddr, bytes: &[u8], info: Received) {
+    fn handle_tcp(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        dst: IpAddr,
+        bytes: &[u8],
+        info: Received,
+        sink: &mut dyn RecvSink,
+    ) {
         let Ok(tcp) = TcpPacket::parse(bytes) else {
             self.stats.malformed += 1;
             return;
@@ -80,7 +95,7 @@ impl Endpoint {
                 self.stats.listen_overflows += 1;
                 return;
             } else {
-                self.segment_for(now, idx, &seg);
+                self.segment_for(now, idx, &seg, sink);
                 return;
             }
         }
@@ -89,10 +104,11 @@ impl Endpoint {
 
     /// Gives a segment to its connection; a challenge ACK it asks for is
     /// sent only within the endpoint-wide limit (RFC 5961 §7).
-    fn segment_for(&mut self, now: Instant, idx: u32, seg: &Segment<'_>) {
+    fn segment_for(&mut self, now: Instant, idx: u32, seg: &Segment<'_>, sink: &mut dyn RecvSink) {
         let mut limiter = self.challenges;
+        let h = self.handle_of(idx);
         let limited = self.with_conn(now, idx, |c, cfg| {
-            c.on_segment(now, cfg, seg);
+            c.on_segment(now, cfg, seg, &mut |data: &[u8]| sink.offer(h, data));
             let wanted = c.take_challenge_request();
             let allowed = wanted && limiter.allow(now, cfg.challenge_ack_limit);
             if allowed {
@@ -249,7 +265,8 @@ impl Endpoint {
         let conn = Connection::from_cookie(now, &self.cfg, &o, li, seg, peer);
         let idx = self.insert(conn, false);
         self.stats.syn_cookies_accepted += 1;
-        self.segment_for(now, idx, seg);
+        // Not yet accepted: no socket can take data directly.
+        self.segment_for(now, idx, seg, &mut NoSink);
         true
     }
 
