@@ -262,6 +262,17 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle, now: Instant) -> Option<
     m.insert("last_data_recv", since(i.last_data_recv));
     m.insert("last_ack_recv", since(i.last_ack_recv));
     m.insert("pmtu", i64::from(i.pmtu));
+    m.insert("rcv_ssthresh", i64::from(i.rcv_ssthresh));
+    m.insert("rcv_wnd", i64::from(i.rcv_wnd));
+    m.insert("rcv_ooopack", i.ooo_segments.min(u64::from(u32::MAX)) as i64);
+    // Constants in Linux too: FACK is gone (tcpi_fackets = 0) and the last
+    // ACK sent is "not remembered" (tcpi_last_ack_sent = 0); no ECN, so no
+    // CE-marked delivery; no SO_MAX_PACING_RATE, so the limit is Linux's
+    // default ~0 (read as an i64: -1).
+    m.insert("fackets", 0);
+    m.insert("last_ack_sent", 0);
+    m.insert("delivered_ce", 0);
+    m.insert("max_pacing_rate", u64::MAX as i64);
     m.insert("dsack_dups", i64::from(i.dsack_dups));
     if let Some(rate) = i.pacing_rate {
         m.insert("pacing_rate", rate.min(i64::MAX as u64) as i64);

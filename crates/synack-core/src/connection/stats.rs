@@ -176,6 +176,12 @@ pub struct ConnectionInfo {
     /// The path MTU: the link's, or less if an ICMP Packet Too Big said so
     /// (Linux's icsk_pmtu_cookie, tcpi_pmtu).
     pub pmtu: u32,
+    /// The ceiling on the window offered, grown as data arrives (Linux's
+    /// rcv_ssthresh, tcpi_rcv_ssthresh).
+    pub rcv_ssthresh: u32,
+    /// The window the last ACK sent offered, from the RCV.NXT it
+    /// acknowledged (Linux's rcv_wnd, tcpi_rcv_wnd).
+    pub rcv_wnd: u32,
 }
 
 impl Connection {
@@ -209,6 +215,8 @@ impl Connection {
             last_data_recv: self.last_data_recv_ms,
             last_ack_recv: self.last_recv.millis_u32(),
             pmtu: u32::from(self.ptb_mtu.map_or(link_mtu, |m| m.get().min(link_mtu))),
+            rcv_ssthresh: self.rcv_wnd_ceiling,
+            rcv_wnd: self.window_last_advertised(),
             reordering: self.scoreboard.dup_thresh(),
             tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),
