@@ -252,6 +252,19 @@ impl Connection {
                 // RFC 6582 §3.2 step 2, RFC 6675 §5 (1), (2): fast retransmit, enter recovery.
                 self.enter_recovery(now, mss);
             }
+        } else if ack == self.snd_una
+            && self.sack_ok
+            && !self.in_recovery
+            && self.snd_max > self.snd_una
+            && self.sacked_bytes() > sacked_before
+            && self.may_start_recovery(ack)
+            && self.loss_detected(rack_lost)
+        {
+            // RFC 6675 §2: an ACK with newly SACKed data counts as a
+            // duplicate "even if it carries new data [or] changes the
+            // advertised window", so what it shows lost starts recovery
+            // (Linux: FLAG_DATA_SACKED makes the ACK dubious).
+            self.enter_recovery(now, mss);
         }
         if self.snd_wnd == 0 {
             // The peer answers our zero-window probes: it is alive.
