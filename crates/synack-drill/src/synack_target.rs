@@ -264,6 +264,9 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle, now: Instant) -> Option<
     m.insert("pmtu", i64::from(i.pmtu));
     m.insert("rcv_ssthresh", i64::from(i.rcv_ssthresh));
     m.insert("rcv_wnd", i64::from(i.rcv_wnd));
+    if let Some(n) = i.delivered {
+        m.insert("delivered", i64::from(n));
+    }
     m.insert("rcv_ooopack", i.ooo_segments.min(u64::from(u32::MAX)) as i64);
     // Constants in Linux too: FACK is gone (tcpi_fackets = 0) and the last
     // ACK sent is "not remembered" (tcpi_last_ack_sent = 0); no ECN, so no

@@ -38,6 +38,9 @@ pub(crate) struct Rack {
     pub timer: Option<Instant>,
     /// D-SACKs received (tcpi_dsack_dups).
     pub dsacks_in: u32,
+    /// Segments delivered, SACKed or cumulatively acknowledged, counted in
+    /// MSS-sized packets as Linux's tp->delivered counts tcp_skb_pcount.
+    pub delivered_segments: u32,
     /// The last SACK recovery, for undoing it on D-SACKs (RFC 2883 §5).
     pub undo: Option<super::dsack_undo::DsackUndo>,
 }
@@ -269,6 +272,7 @@ impl Connection {
         let ts_offset = self.ts_offset;
         let ts_at = |t: Instant| Connection::ts_clock(t, ts_offset);
         let ecr = seg.options.timestamps.map(|(_, ecr)| ecr);
+        let mss = u32::from(self.snd_mss.max(1));
         let blocks = seg.options.sack_blocks();
         // The reordering window as after this ACK's change of state: one
         // that ends a recovery is judged as in the open state (Linux checks
@@ -278,10 +282,11 @@ impl Connection {
         let Some(r) = self.rack.as_mut() else { return RackAck::default() };
         let una = if seg.ack > una_before { seg.ack } else { una_before };
         let d = Delivery { now, ecr, ts_at, prior_fack: r.est.fack };
-        let Rack { log, est, rate, .. } = &mut **r;
+        let Rack { log, est, rate, delivered_segments, .. } = &mut **r;
         let mut delivered = |s: &Sent| {
             est.on_delivered(s, &d);
             rate.on_delivered(s, now);
+            *delivered_segments = delivered_segments.wrapping_add(s.end.since(s.start).div_ceil(mss).max(1));
         };
         for b in blocks.iter().skip(usize::from(dsack)) {
             let (l, e) = (SeqNum(b.left), SeqNum(b.right));

@@ -182,6 +182,10 @@ pub struct ConnectionInfo {
     /// The window the last ACK sent offered, from the RCV.NXT it
     /// acknowledged (Linux's rcv_wnd, tcpi_rcv_wnd).
     pub rcv_wnd: u32,
+    /// Packets delivered, the handshake's SYN or SYN-ACK counted as one
+    /// (Linux's tp->delivered, tcpi_delivered; from the transmission log:
+    /// with RACK on, SACK negotiated).
+    pub delivered: Option<u32>,
 }
 
 impl Connection {
@@ -217,6 +221,13 @@ impl Connection {
             pmtu: u32::from(self.ptb_mtu.map_or(link_mtu, |m| m.get().min(link_mtu))),
             rcv_ssthresh: self.rcv_wnd_ceiling,
             rcv_wnd: self.window_last_advertised(),
+            delivered: match &self.rack {
+                Some(r) => Some(r.delivered_segments.wrapping_add(1)),
+                // Before the first transmission that turns RACK on only the
+                // SYN can have been delivered.
+                None if self.state.is_synchronized() && self.snd_max == self.iss + 1 => Some(1),
+                None => None,
+            },
             reordering: self.scoreboard.dup_thresh(),
             tail_loss_probes: u64::from(s.tail_loss_probes),
             ssthresh: self.cc.ssthresh(),
