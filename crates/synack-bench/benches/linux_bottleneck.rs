@@ -15,7 +15,9 @@
 //! (`SYNACK_BOTTLENECK_MB=N` MiB per run, default 20;
 //! `SYNACK_BOTTLENECK_SEED=N`; `SYNACK_BOTTLENECK_ROWS=20:1,100:0` RTT (ms)
 //! : loss (%) rows, default the 20 ms rows and 100 ms without loss, since a
-//! lossy 100 ms row takes minutes of real time). Real time makes the
+//! lossy 100 ms row takes minutes of real time; `SYNACK_LINUX_PACING=1`
+//! paces the sender, as synack paces by default, through
+//! SO_MAX_PACING_RATE: the host has no fq qdisc). Real time makes the
 //! figures vary from run to run, unlike the simulator's.
 
 use core::time::Duration;
@@ -118,12 +120,17 @@ fn forward(b: Bottleneck, a: File, z: File, stop: Arc<AtomicBool>) -> u64 {
 /// The sender: connect, send `bytes`, half-close, wait for the receiver's
 /// close; prints seconds, total retransmitted segments and timeouts.
 fn sender(bytes: u64) -> String {
+    // SO_MAX_PACING_RATE (47) at any value but ~0 turns on the kernel's own
+    // pacing (SK_PACING_NEEDED), at the rate tcp_update_pacing_rate sets.
+    let pacing = if std::env::var_os("SYNACK_LINUX_PACING").is_some() { "True" } else { "False" };
     format!(
         "import socket, struct, time\n\
 def timeouts():\n    l = open('/proc/net/netstat').read().split('\\n')\n    \
 for i in range(0, len(l) - 1, 2):\n        if l[i].startswith('TcpExt:'):\n            \
 return int(dict(zip(l[i].split(), l[i + 1].split()))['TCPTimeouts'])\n\
-t0 = timeouts()\nt = time.time()\ns = socket.create_connection(('{RECEIVER_IP}', 5001), timeout=600)\n\
+t0 = timeouts()\nt = time.time()\ns = socket.socket()\n\
+if {pacing}: s.setsockopt(socket.SOL_SOCKET, 47, struct.pack('I', 0xfffffffe))\n\
+s.settimeout(600); s.connect(('{RECEIVER_IP}', 5001))\n\
 buf = b'x' * (1 << 20)\nn = {bytes}\n\
 while n > 0:\n    k = min(n, len(buf)); s.sendall(buf[:k]); n -= k\n\
 s.shutdown(socket.SHUT_WR)\ns.recv(1)\nd = time.time() - t\n\
@@ -161,7 +168,8 @@ fn main() {
         })
         .collect();
     println!(
-        "Linux (CUBIC) through the same bottleneck in real time: one flow of {mb} MiB, {} Mbit/s, queue one BDP, 4 MiB buffers",
+        "Linux (CUBIC{}) through the same bottleneck in real time: one flow of {mb} MiB, {} Mbit/s, queue one BDP, 4 MiB buffers",
+        if std::env::var_os("SYNACK_LINUX_PACING").is_some() { ", paced" } else { "" },
         RATE / 1_000_000
     );
     println!(
