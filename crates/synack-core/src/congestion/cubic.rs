@@ -315,6 +315,18 @@ impl CongestionController for Cubic {
         self.epoch_start = None;
     }
 
+    /// An application-limited pause moves the epoch's start by its length
+    /// in jiffies, so that the window follows the cubic curve as if the
+    /// pause had not happened, but not past now (Linux's
+    /// cubictcp_cwnd_event on CA_EVENT_TX_START).
+    fn on_tx_start(&mut self, idle: Duration, now: Instant) {
+        let then = Instant::from_micros(now.as_micros().saturating_sub(idle.as_micros() as u64));
+        let (now, delta) = (jiffies(now), jiffies(now) - jiffies(then));
+        if let Some(epoch) = self.epoch_start.filter(|_| delta > 0) {
+            self.epoch_start = Some((epoch + delta).min(now));
+        }
+    }
+
     fn end_slow_start(&mut self) {
         // The curve starts at the current window, with no earlier W_max.
         self.ssthresh = self.cwnd;
@@ -394,6 +406,21 @@ mod tests {
         assert!(at_k.abs_diff(100 * MSS) < 5 * MSS, "back at W_max near K: {at_k}");
         run(&mut c, 4300, 6300);
         assert!(c.cwnd() > at_k + 3 * MSS, "convex beyond W_max: {}", c.cwnd());
+    }
+
+    #[test]
+    fn a_pause_in_sending_does_not_move_the_window_along_the_curve() {
+        let mut steady = after_a_loss_at_100_segments();
+        run(&mut steady, 0, 1000);
+        let mut paused = after_a_loss_at_100_segments();
+        run(&mut paused, 0, 500);
+        let mut unshifted = paused;
+        // Two seconds without data to send, then the same five round trips.
+        paused.on_tx_start(Duration::from_secs(2), at(2500));
+        run(&mut paused, 2500, 3000);
+        run(&mut unshifted, 2500, 3000);
+        assert_eq!(paused.cwnd(), steady.cwnd());
+        assert!(unshifted.cwnd() > steady.cwnd() + 5 * MSS, "{} {}", unshifted.cwnd(), steady.cwnd());
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub trait CongestionController {
     fn on_repeated_rto(&mut self, mss: u32);
     /// Restart after idle (RFC 5681 §4.1).
     fn on_idle_restart(&mut self, restart_window: u32);
+    /// Data goes out with nothing outstanding, `idle` after the last data
+    /// sent (Linux's CA_EVENT_TX_START).
+    fn on_tx_start(&mut self, _idle: Duration, _now: Instant) {}
     /// HyStart++ ends slow start (RFC 9406 §4.2): ssthresh = cwnd, and
     /// congestion avoidance from here.
     fn end_slow_start(&mut self);
@@ -115,6 +118,9 @@ impl CongestionController for Congestion {
     }
     fn on_idle_restart(&mut self, restart_window: u32) {
         each!(self, c => c.on_idle_restart(restart_window))
+    }
+    fn on_tx_start(&mut self, idle: Duration, now: Instant) {
+        each!(self, c => c.on_tx_start(idle, now))
     }
     fn end_slow_start(&mut self) {
         each!(self, c => c.end_slow_start())

@@ -929,9 +929,16 @@ impl Connection {
         if fin {
             flags |= TcpFlags::FIN;
         }
+        // Nothing outstanding: the controller hears how long the sender
+        // paused (Linux's tcp_event_data_sent, packets_out 0).
+        let idle = (len > 0 && self.snd_max == self.snd_una)
+            .then(|| Duration::from_millis(u64::from(now.millis_u32().wrapping_sub(self.last_data_sent_ms))));
         let n = self.emit_with(now, buf, seq, flags, len, options)?;
         if len > 0 {
             self.ack.on_data_sent(now);
+        }
+        if let Some(idle) = idle {
+            self.cc.on_tx_start(idle, now);
         }
         if len > piece {
             self.tx_segment_size = piece as u16;
