@@ -310,6 +310,11 @@ impl CongestionController for Cubic {
         self.cwnd_cnt = 0;
     }
 
+    fn on_cwnd_restart(&mut self, cwnd: u32, mss: u32) {
+        self.ssthresh = super::current_ssthresh(self.ssthresh, self.cwnd, mss);
+        self.cwnd = cwnd;
+    }
+
     fn on_idle_restart(&mut self, restart_window: u32) {
         self.cwnd = self.cwnd.min(restart_window);
         self.epoch_start = None;

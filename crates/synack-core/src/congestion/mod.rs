@@ -43,6 +43,11 @@ pub trait CongestionController {
     fn on_repeated_rto(&mut self, mss: u32);
     /// Restart after idle (RFC 5681 §4.1).
     fn on_idle_restart(&mut self, restart_window: u32);
+    /// Restart after an idle period longer than the RTO, as Linux's
+    /// tcp_cwnd_restart: ssthresh = max(ssthresh, 3/4 cwnd) in whole
+    /// segments (tcp_current_ssthresh), then cwnd = `cwnd` (the caller's
+    /// decayed window); CUBIC keeps its epoch, which `on_tx_start` shifts.
+    fn on_cwnd_restart(&mut self, cwnd: u32, mss: u32);
     /// Data goes out with nothing outstanding, `idle` after the last data
     /// sent (Linux's CA_EVENT_TX_START).
     fn on_tx_start(&mut self, _idle: Duration, _now: Instant) {}
@@ -119,10 +124,20 @@ impl CongestionController for Congestion {
     fn on_idle_restart(&mut self, restart_window: u32) {
         each!(self, c => c.on_idle_restart(restart_window))
     }
+    fn on_cwnd_restart(&mut self, cwnd: u32, mss: u32) {
+        each!(self, c => c.on_cwnd_restart(cwnd, mss))
+    }
     fn on_tx_start(&mut self, idle: Duration, now: Instant) {
         each!(self, c => c.on_tx_start(idle, now))
     }
     fn end_slow_start(&mut self) {
         each!(self, c => c.end_slow_start())
     }
+}
+
+/// ssthresh = max(ssthresh, 3/4 cwnd) in whole segments, as Linux's
+/// tcp_current_ssthresh (outside a cwnd reduction).
+pub(crate) fn current_ssthresh(ssthresh: u32, cwnd: u32, mss: u32) -> u32 {
+    let segs = cwnd / mss.max(1);
+    ssthresh.max(((segs >> 1) + (segs >> 2)) * mss.max(1))
 }

@@ -641,6 +641,28 @@ impl Connection {
         }
     }
 
+    /// RFC 5681 §4.1 as Linux's tcp_slow_start_after_idle_check and
+    /// tcp_cwnd_restart: after more than an RTO without data sent (pure
+    /// ACKs do not count), cwnd halves for each further RTO of the pause
+    /// (RFC 2861's decay), down to the initial window.
+    fn restart_after_idle(&mut self, now: Instant, cfg: &Config) {
+        let rto = self.rtt.rto(cfg.max_rto);
+        let idle = Duration::from_millis(u64::from(now.millis_u32().wrapping_sub(self.last_data_sent_ms)));
+        if idle <= rto {
+            return;
+        }
+        let mss = u32::from(self.snd_mss).max(1);
+        let segments = self.cc.cwnd() / mss;
+        let restart = cfg.initial_cwnd_segments.max(1).min(segments.max(1));
+        let (mut cwnd, mut left) = (segments, idle);
+        // Linux: while ((delta -= rto) > 0 && cwnd > restart_cwnd) cwnd >>= 1;
+        while left > rto && cwnd > restart {
+            left -= rto;
+            cwnd >>= 1;
+        }
+        self.cc.on_cwnd_restart(cwnd.max(restart) * mss, mss);
+    }
+
     /// The ACK-train context of an ACK at `now` (Linux's CUBIC HyStart,
     /// tcp_cubic.c): the threshold is the minimum RTT plus
     /// min(1 ms, 4 x 64 KiB at the pacing rate) (hystart_ack_delay), halved
@@ -833,14 +855,8 @@ impl Connection {
                 return self.send_range(now, cfg, buf, seq, 1).map(|(n, _)| n);
             }
         }
-        if cfg.slow_start_after_idle
-            && in_flight == 0
-            && now.saturating_since(self.last_send) > self.rtt.rto(cfg.max_rto)
-            && seq >= self.snd_max
-        {
-            // RFC 5681 §4.1: restart from the initial window after an idle period.
-            let iw = cfg.initial_cwnd_segments.max(1) * u32::from(self.snd_mss);
-            self.cc.on_idle_restart(iw);
+        if cfg.slow_start_after_idle && in_flight == 0 && seq >= self.snd_max && unsent > 0 {
+            self.restart_after_idle(now, cfg);
         }
         let room = self.room_for_new_data() as usize;
         // With segmentation offload, one super-segment of whole segments,
