@@ -56,7 +56,7 @@ use core::net::SocketAddr;
 
 pub use config::{Config, CongestionControl, Offload, SynCookies};
 pub use config_check::ConfigError;
-pub use connection::{ConnectionInfo, State};
+pub use connection::{ConnectionInfo, SendLimit, SendTimes, State};
 pub use endpoint::{Endpoint, EndpointStats};
 pub use error::{CloseReason, Error};
 pub use event::{Direction, Event, Tracer};

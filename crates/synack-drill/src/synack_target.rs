@@ -267,6 +267,11 @@ pub(crate) fn tcp_info_of(ep: &Endpoint, h: ConnHandle, now: Instant) -> Option<
     if let Some(n) = i.delivered {
         m.insert("delivered", i64::from(n));
     }
+    // Linux's tcp_get_info_chrono_stats: busy_time includes the other two.
+    let times = i.send_times.at(now);
+    m.insert("busy_time", us(times.busy));
+    m.insert("rwnd_limited", us(times.rwnd_limited));
+    m.insert("sndbuf_limited", us(times.sndbuf_limited));
     m.insert("rcv_ooopack", i.ooo_segments.min(u64::from(u32::MAX)) as i64);
     // Constants in Linux too: FACK is gone (tcpi_fackets = 0) and the last
     // ACK sent is "not remembered" (tcpi_last_ack_sent = 0); no ECN, so no

@@ -17,10 +17,12 @@ impl Connection {
             // SYN-RECEIVED; the same for a half-close in SYN-SENT).
             State::SynSent | State::SynReceived => self.fin_queued = true,
             State::Established => {
+                self.chrono_on_queued(now, self.unsent() > 0);
                 self.fin_queued = true;
                 self.set_state(State::FinWait1);
             }
             State::CloseWait => {
+                self.chrono_on_queued(now, self.unsent() > 0);
                 self.fin_queued = true;
                 self.set_state(State::LastAck);
             }

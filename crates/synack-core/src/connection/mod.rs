@@ -22,6 +22,7 @@ mod recv_autotune;
 pub(crate) mod rtt;
 mod scoreboard;
 mod send;
+mod send_times;
 mod sent_log;
 mod stats;
 mod tail_loss_probe;
@@ -44,6 +45,7 @@ pub(crate) use reassembly::fuzz_ops as fuzz_reassembly_ops;
 use reassembly::Reassembly;
 #[cfg(feature = "fuzzing")]
 pub(crate) use scoreboard::fuzz_ops as fuzz_scoreboard_ops;
+pub use send_times::{SendLimit, SendTimes};
 #[cfg(feature = "fuzzing")]
 pub(crate) use sent_log::fuzz_ops as fuzz_sent_log_ops;
 pub use stats::ConnectionInfo;
@@ -363,6 +365,8 @@ pub struct Connection {
     tlp: tail_loss_probe::Tlp,
     /// RACK loss detection (RFC 8985 §6), with SACK.
     rack: Option<Box<rack::Rack>>,
+    /// How long sending was busy and what limited it (tcpi_busy_time and kin).
+    chrono: Option<Box<send_times::SendChrono>>,
     /// HyStart++ in the initial slow start (RFC 9406).
     hystart: crate::congestion::hystart::HyStart,
     /// Whether the last flight used cwnd (RFC 7661, Linux's tcp_is_cwnd_limited).
@@ -509,6 +513,7 @@ impl Connection {
             recovery: None,
             tlp: tail_loss_probe::Tlp::default(),
             rack: None,
+            chrono: None,
             hystart: crate::congestion::hystart::HyStart::new(cfg.hystart, iss),
             cwnd_validation: cwnd_validation::CwndValidation::new(iss),
             pace_next: now,

@@ -87,7 +87,7 @@ impl Connection {
                 self.note_duplicate(cfg, self.ooo_seq(a), self.ooo_seq(b));
             }
             self.ooo.insert(&mut self.rcv_buf, self.recv_limit, off, data);
-            self.stats.ooo_segments += 1;
+            self.stats.ooo_segments = self.stats.ooo_segments.saturating_add(1);
             // RFC 5681 §4.2: out-of-order data is acknowledged at once.
             self.ack_now = true;
         }

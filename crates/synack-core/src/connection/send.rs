@@ -32,10 +32,18 @@ impl Connection {
             _ => return Err(Error::BrokenPipe),
         }
         if self.send_buf.len() >= self.send_limit {
+            self.chrono_on_no_space();
             return Err(Error::WouldBlock);
         }
         self.check_app_limited(self.snd_nxt);
+        let was_unsent = self.unsent() > 0;
         let n = self.send_buf.push(data, self.send_limit);
+        if n > 0 {
+            self.chrono_on_queued(now, was_unsent);
+        }
+        if n < data.len() {
+            self.chrono_on_no_space();
+        }
         self.after_event(now, cfg);
         Ok(n)
     }
@@ -239,7 +247,7 @@ impl Connection {
             // A duplicate ACK (RFC 5681 §2); answers to zero-window probes
             // are not (the data is not lost, the window is closed).
             self.dupacks = self.dupacks.saturating_add(1);
-            self.stats.dup_acks_in += 1;
+            self.stats.dup_acks_in = self.stats.dup_acks_in.saturating_add(1);
             self.frto_on_ack(&frto_ack(true));
             if self.in_recovery {
                 if !self.sack_recovery {
@@ -287,6 +295,7 @@ impl Connection {
         if dsack {
             self.dsack_undo_on_ack(seg);
         }
+        self.chrono_on_ack(now);
     }
 
     /// RFC 6937's DeliveredData with SACK (Linux's acked_sacked): SND.UNA's
@@ -707,6 +716,7 @@ impl Connection {
         let sent = self.next_segment(now, cfg, buf);
         if self.state.is_synchronized() {
             self.validate_cwnd();
+            self.chrono_on_pass(now, self.snd_max > max_before);
         }
         let n = sent?;
         self.rearm_timers(now, cfg);

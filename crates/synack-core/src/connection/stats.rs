@@ -20,8 +20,8 @@ pub(super) struct Stats {
     pub spurious_recoveries: u32,
     pub spurious_timeouts: u32,
     pub timeouts: u32,
-    pub dup_acks_in: u64,
-    pub ooo_segments: u64,
+    pub dup_acks_in: u32,
+    pub ooo_segments: u32,
     pub window_probes: u32,
     pub challenge_acks: u32,
     pub acks_rate_limited: u32,
@@ -186,6 +186,10 @@ pub struct ConnectionInfo {
     /// (Linux's tp->delivered, tcpi_delivered; from the transmission log:
     /// with RACK on, SACK negotiated).
     pub delivered: Option<u32>,
+    /// How long sending was busy, and limited by the peer's window or the
+    /// send buffer (tcpi_busy_time, tcpi_rwnd_limited, tcpi_sndbuf_limited);
+    /// `send_times.at(now)` counts the period still running.
+    pub send_times: crate::SendTimes,
 }
 
 impl Connection {
@@ -221,6 +225,7 @@ impl Connection {
             pmtu: u32::from(self.ptb_mtu.map_or(link_mtu, |m| m.get().min(link_mtu))),
             rcv_ssthresh: self.rcv_wnd_ceiling,
             rcv_wnd: self.window_last_advertised(),
+            send_times: self.send_times(),
             delivered: match &self.rack {
                 Some(r) => Some(r.delivered_segments.wrapping_add(1)),
                 // Before the first transmission that turns RACK on only the
@@ -260,7 +265,7 @@ impl Connection {
             spurious_recoveries: u64::from(s.spurious_recoveries),
             timeouts: u64::from(s.timeouts),
             spurious_timeouts: u64::from(s.spurious_timeouts),
-            ooo_segments: s.ooo_segments,
+            ooo_segments: u64::from(s.ooo_segments),
             window_probes: u64::from(s.window_probes),
             challenge_acks: u64::from(s.challenge_acks),
             acks_rate_limited: u64::from(s.acks_rate_limited),
