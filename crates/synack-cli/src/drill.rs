@@ -6,6 +6,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use synack_drill::{collect_scripts, run_file, Outcome, RunOptions};
 
+/// println! to stdout, except that a reader that stopped reading (`| head`)
+/// ends the run quietly, with the status a shell gives a process that
+/// SIGPIPE ended (141), instead of a panic. (SIGPIPE itself stays ignored:
+/// the kernel engine writes to sockets the peer may have reset.)
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+        }
+    }};
+}
+
 /// Options of `synack drill`.
 #[derive(Debug, Args)]
 pub struct DrillArgs {
@@ -78,40 +93,40 @@ pub fn run(args: &DrillArgs) -> ExitCode {
         let r = match r {
             Ok(r) => r,
             Err(e) => {
-                println!("{}: cannot read: {e}", f.display());
+                out!("{}: cannot read: {e}", f.display());
                 unparsable += 1;
                 continue;
             }
         };
         let name = f.display();
         for w in &r.warnings {
-            println!("{name}: warning: {w}");
+            out!("{name}: warning: {w}");
         }
         if args.verbose {
             for t in &r.trace {
-                println!("{name}:   {t}");
+                out!("{name}:   {t}");
             }
         }
         match &r.outcome {
             Outcome::Passed => {
                 passed += 1;
-                println!("{name}: pass");
+                out!("{name}: pass");
             }
             Outcome::Failed { line, message } => {
                 failed += 1;
-                println!("{name}:{line}: FAIL: {message}");
+                out!("{name}:{line}: FAIL: {message}");
             }
             Outcome::Skipped { line, reason } => {
-                println!("{name}:{line}: skipped: {reason}");
+                out!("{name}:{line}: skipped: {reason}");
                 skipped.push(format!("{name}:{line}: {reason}"));
             }
             Outcome::ParseError(e) => {
                 unparsable += 1;
-                println!("{name}:{}:{}: parse error: {}", e.line, e.col, e.message);
+                out!("{name}:{}:{}: parse error: {}", e.line, e.col, e.message);
             }
         }
     }
-    println!("{passed} passed, {} failed, {} skipped", failed + unparsable, skipped.len());
+    out!("{passed} passed, {} failed, {} skipped", failed + unparsable, skipped.len());
     if unparsable > 0 {
         ExitCode::from(2)
     } else if failed > 0 {

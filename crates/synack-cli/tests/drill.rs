@@ -74,3 +74,25 @@ fn verbose_prints_each_event() {
     assert!(out.contains("< S 0:0(0) win 65535 <mss 1460>") && out.contains("> S. 0:0(0) ack 1"), "{out}");
     std::fs::remove_dir_all(d).unwrap();
 }
+
+#[test]
+fn a_reader_that_stops_reading_ends_the_run_without_a_panic() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/drill");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["drill", suite.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run synack");
+    // Read one line's worth, then close the pipe as `| head -1` does.
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    // The status a shell reports for a process SIGPIPE ended.
+    assert_eq!(status.code(), Some(141), "{status:?}");
+}

@@ -3,7 +3,9 @@
 
 use crate::ast::{Arg, SyscallSpec};
 use crate::synack_target::SynackTarget;
-use crate::syscall_args::{arg_int, compare_cmsgs, expected_cmsgs, int, iov_len, name_of, poll_text, struct_field};
+use crate::syscall_args::{
+    arg_int, compare_cmsgs, expected_cmsgs, int, iov_len, is_bad_pointer, name_of, poll_text, struct_field,
+};
 pub use crate::target::Attempt;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -68,6 +70,8 @@ const MIN_RCVBUF: i64 = 2304;
 pub struct Progress {
     /// Bytes written so far by a blocking write.
     pub written: usize,
+    /// Bytes read so far by a blocking MSG_WAITALL read.
+    pub read: usize,
     /// When a poll with a timeout gives up.
     pub poll_deadline: Option<Instant>,
     /// The call was tried at least once.
@@ -142,12 +146,24 @@ impl SynackTarget {
             "bind" => {
                 let fd = arg_int(spec, 0)?;
                 let addr = SocketAddr::new(self.settings.local_ip, crate::runner::PORT);
-                self.sock(fd)?.bound = Some(addr);
+                let sock = self.sock(fd)?;
+                // Linux's inet_bind: a socket bound, listening or connected already: EINVAL.
+                if sock.bound.is_some() || !matches!(sock.kind, SockKind::Fresh) {
+                    return Ok(errno("EINVAL"));
+                }
+                sock.bound = Some(addr);
                 Ok(Attempt::Done(0, None))
             }
             "listen" => {
                 let fd = arg_int(spec, 0)?;
                 let backlog = arg_int(spec, 1)?.max(1) as usize;
+                // Linux's inet_listen: a connected socket cannot listen; a
+                // listening one only takes the new backlog (not modelled).
+                match self.sock(fd)?.kind {
+                    SockKind::Conn(_) => return Ok(errno("EINVAL")),
+                    SockKind::Listener(_) => return Ok(Attempt::Done(0, None)),
+                    SockKind::Fresh => {}
+                }
                 let addr = self.sock(fd)?.bound.unwrap_or(SocketAddr::new(self.settings.local_ip, crate::runner::PORT));
                 let opts = self.sock(fd)?.opts.clone();
                 let l = self.ep.listen_with(addr, backlog, &opts).map_err(err)?;
@@ -191,6 +207,10 @@ impl SynackTarget {
             "shutdown" => {
                 let fd = arg_int(spec, 0)?;
                 let how = arg_int(spec, 1)?;
+                // Linux's inet_shutdown: SHUT_RD, SHUT_WR or SHUT_RDWR, else EINVAL.
+                if !(0..=2).contains(&how) {
+                    return Ok(errno("EINVAL"));
+                }
                 let h = self.conn_of(fd)?;
                 if how == 0 || how == 2 {
                     self.ep.shutdown_read(now, h).map_err(err)?;
@@ -208,7 +228,19 @@ impl SynackTarget {
                 let fd = arg_int(spec, 0)?;
                 let vectored = matches!(spec.name.as_str(), "writev" | "sendmsg");
                 let total = if vectored { iov_len(spec)? } else { arg_int(spec, 2)? as usize };
-                self.write(fd, total, p)
+                let flags = match spec.name.as_str() {
+                    "send" | "sendto" => spec.args.get(3).and_then(int).unwrap_or(0),
+                    "sendmsg" => spec.args.get(2).and_then(int).unwrap_or(0),
+                    _ => 0,
+                };
+                // MSG_DONTWAIT for this call; MSG_NOSIGNAL changes nothing
+                // here (the runner has no signals: EPIPE is returned).
+                const MSG_DONTWAIT: i64 = 0x40;
+                const MSG_NOSIGNAL: i64 = 0x4000;
+                if flags & !(MSG_DONTWAIT | MSG_NOSIGNAL) != 0 {
+                    return Err(Attempt::Unsupported(format!("send flags {flags:#x}")));
+                }
+                self.write(fd, total, !vectored && is_bad_pointer(spec, 1), flags & MSG_DONTWAIT != 0, p)
             }
             "read" | "recv" | "recvfrom" | "readv" | "recvmsg" => {
                 let fd = arg_int(spec, 0)?;
@@ -219,7 +251,7 @@ impl SynackTarget {
                     "recvmsg" => spec.args.get(2).and_then(int).unwrap_or(0),
                     _ => 0,
                 };
-                let r = self.read(fd, want, flags)?;
+                let r = self.read(fd, want, flags, !vectored && is_bad_pointer(spec, 1), p)?;
                 match (&r, expected_cmsgs(spec)?) {
                     (Attempt::Done(n, None), Some(cmsgs)) if *n >= 0 => Ok(self.check_inq(fd, &cmsgs)?.unwrap_or(r)),
                     _ => Ok(r),
@@ -321,13 +353,29 @@ impl SynackTarget {
         Ok(())
     }
 
-    fn write(&mut self, fd: i64, total: usize, p: &mut Progress) -> Result<Attempt, Attempt> {
+    /// write, send and sendmsg of `total` bytes; from a literal pointer
+    /// (`bad_buf`), EFAULT where Linux would copy (tcp_sendmsg_locked
+    /// checks the state and the buffer space first).
+    fn write(
+        &mut self,
+        fd: i64,
+        total: usize,
+        bad_buf: bool,
+        dontwait: bool,
+        p: &mut Progress,
+    ) -> Result<Attempt, Attempt> {
         let now = self.now;
-        let nonblocking = self.sock(fd)?.nonblocking;
+        let nonblocking = self.sock(fd)?.nonblocking || dontwait;
         let h = self.conn_of(fd).map_err(|_| errno("EPIPE"))?;
         // Linux waits for the handshake before queueing data.
         if matches!(self.ep.state(h), Ok(State::SynSent | State::SynReceived)) {
             return Ok(if nonblocking { errno("EAGAIN") } else { Attempt::Block });
+        }
+        if bad_buf && total > 0 && p.written == 0 && self.ep.send_capacity(h).is_ok_and(|c| c > 0) {
+            let sendable = matches!(self.ep.state(h), Ok(State::Established | State::CloseWait));
+            if sendable && self.ep.close_reason(h).ok().flatten().is_none() {
+                return Ok(errno("EFAULT"));
+            }
         }
         while p.written < total {
             let chunk = vec![b'x'; (total - p.written).min(64 * 1024)];
@@ -347,10 +395,17 @@ impl SynackTarget {
     /// read, recv and recvmsg: up to `want` bytes, stopping before the
     /// urgent mark; MSG_DONTWAIT for one call. MSG_OOB is EINVAL, as on
     /// Linux with SO_OOBINLINE: urgent data is in the stream (SocketOptions::oob_inline).
-    fn read(&mut self, fd: i64, want: usize, flags: i64) -> Result<Attempt, Attempt> {
+    /// Into a literal pointer (`bad_buf`): EFAULT once there is data to copy.
+    /// MSG_PEEK leaves the data to read, MSG_WAITALL blocks until `want`
+    /// bytes came (or the stream ended), MSG_TRUNC discards what it reads
+    /// (for TCP the count is the same), as Linux's tcp_recvmsg.
+    fn read(&mut self, fd: i64, want: usize, flags: i64, bad_buf: bool, p: &mut Progress) -> Result<Attempt, Attempt> {
         const MSG_OOB: i64 = 0x1;
+        const MSG_PEEK: i64 = 0x2;
+        const MSG_TRUNC: i64 = 0x20;
         const MSG_DONTWAIT: i64 = 0x40;
-        if flags & !(MSG_OOB | MSG_DONTWAIT) != 0 {
+        const MSG_WAITALL: i64 = 0x100;
+        if flags & !(MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT | MSG_WAITALL) != 0 {
             return Err(Attempt::Unsupported(format!("recv flags {flags:#x}")));
         }
         let now = self.now;
@@ -359,13 +414,40 @@ impl SynackTarget {
         if flags & MSG_OOB != 0 {
             return Ok(errno("EINVAL"));
         }
-        let mut buf = vec![0u8; want];
-        Ok(match self.ep.recv(now, h, &mut buf) {
-            Ok(n) => Attempt::Done(n as i64, None),
-            Err(Error::WouldBlock) if nonblocking => errno("EAGAIN"),
-            Err(Error::WouldBlock) => Attempt::Block,
-            Err(e) => err(e),
-        })
+        let readable = self.ep.readable_bytes(h).unwrap_or(0);
+        if bad_buf && want > 0 && readable > 0 && flags & MSG_TRUNC == 0 {
+            return Ok(errno("EFAULT"));
+        }
+        // Linux's sock_rcvlowat: MSG_WAITALL waits for all of it.
+        let target = if flags & MSG_WAITALL != 0 && !nonblocking { want } else { 1 };
+        if flags & MSG_PEEK != 0 {
+            let wanted = readable.min(want);
+            if wanted >= target.min(want) && wanted > 0 {
+                return Ok(Attempt::Done(wanted as i64, None));
+            }
+            // Nothing (or not enough) to peek at: what an empty read says.
+            return Ok(match self.ep.recv(now, h, &mut []) {
+                Ok(_) if readable > 0 => Attempt::Done(wanted as i64, None),
+                Ok(_) => Attempt::Done(0, None),
+                Err(Error::WouldBlock) if nonblocking => errno("EAGAIN"),
+                Err(Error::WouldBlock) => Attempt::Block,
+                Err(e) => err(e),
+            });
+        }
+        let mut buf = vec![0u8; want - p.read];
+        match self.ep.recv(now, h, &mut buf) {
+            // Data, or the end of the stream (0) after some.
+            Ok(n) if n > 0 && p.read + n < target => {
+                p.read += n;
+                Ok(Attempt::Block)
+            }
+            Ok(n) => Ok(Attempt::Done((core::mem::take(&mut p.read) + n) as i64, None)),
+            Err(Error::WouldBlock) if p.read > 0 => Ok(Attempt::Block),
+            Err(_) if p.read > 0 => Ok(Attempt::Done(core::mem::take(&mut p.read) as i64, None)),
+            Err(Error::WouldBlock) if nonblocking => Ok(errno("EAGAIN")),
+            Err(Error::WouldBlock) => Ok(Attempt::Block),
+            Err(e) => Ok(err(e)),
+        }
     }
 
     /// The control messages a recvmsg on `fd` returns (TCP_CM_INQ with
@@ -395,6 +477,14 @@ impl SynackTarget {
             _ => None,
         };
         let need = || v.ok_or_else(|| Attempt::Unsupported(format!("setsockopt {name}: value not understood")));
+        // Linux (sock_setsockopt, do_tcp_setsockopt): an integer option
+        // given fewer bytes than an int is EINVAL.
+        let optlen = spec.args.get(4).and_then(int);
+        if matches!(&value, Arg::List(items) if items.len() == 1 && matches!(items[0], Arg::Int(_)))
+            && optlen.is_some_and(|l| (0..4).contains(&l))
+        {
+            return Ok(errno("EINVAL"));
+        }
         match name.as_str() {
             "SO_REUSEADDR" | "SO_REUSEPORT" => {}
             "SO_OOBINLINE" => {
@@ -440,8 +530,14 @@ impl SynackTarget {
                 self.set_opts(fd, |o| o.send_buffer = v)?;
             }
             "TCP_MAXSEG" => {
+                // Linux: TCP_MIN_MSS (88) to MAX_TCP_WINDOW (32767), else EINVAL.
+                if !(88..=32767).contains(&need()?) {
+                    return Ok(errno("EINVAL"));
+                }
                 if conn.is_some() {
-                    return Err(Attempt::Unsupported("TCP_MAXSEG on a connected socket".into()));
+                    // Linux keeps it as user_mss for a later connect; the
+                    // live connection's MSS (mss_clamp) does not change.
+                    return Ok(Attempt::Done(0, None));
                 }
                 let overhead = if self.settings.local_ip.is_ipv6() { 60 } else { 40 };
                 let mtu = (need()? as u16).saturating_add(overhead);
@@ -483,6 +579,7 @@ impl SynackTarget {
                 }
                 self.set_opts(fd, |o| o.congestion_control = cc)?;
             }
+            _ if no_such_option(spec) => return Ok(errno("ENOPROTOOPT")),
             other => return Err(Attempt::Unsupported(format!("setsockopt {other}"))),
         }
         Ok(Attempt::Done(0, None))
@@ -636,5 +733,17 @@ impl SynackTarget {
             Some(m) => Attempt::Mismatch(m),
             None => Attempt::Done(ready, None),
         })
+    }
+}
+
+/// An option given as a number beyond any Linux defines at its level
+/// (SOL_SOCKET's end below 100, IPPROTO_TCP's below 64 in Linux 6.18):
+/// setsockopt and getsockopt fail with ENOPROTOOPT there.
+fn no_such_option(spec: &SyscallSpec) -> bool {
+    let level = spec.args.get(1).and_then(int);
+    match (level, spec.args.get(2)) {
+        (Some(1), Some(Arg::Int(n))) => *n >= 100,
+        (Some(6), Some(Arg::Int(n))) => *n >= 64,
+        _ => false,
     }
 }
