@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use synack_drill::ast::{Arg, SyscallSpec};
 use synack_drill::syscall_args::{
-    arg_int, compare_cmsgs, expected_cmsgs, int, iov_lens, is_bad_pointer, name_of, poll_text, struct_field,
+    arg_int, compare_cmsgs, expected_cmsgs, expected_events, int, iov_lens, is_bad_pointer, name_of, poll_text,
+    struct_field,
 };
 use synack_drill::target::Attempt;
 
@@ -394,7 +395,7 @@ impl Calls {
                 if n < 0 {
                     return Ok(os_err());
                 }
-                if let Some(Arg::List(want)) = spec.args.get(1) {
+                if let Some(want) = expected_events(spec) {
                     for (w, got) in want.iter().zip(&evs[..n as usize]) {
                         let we = struct_field(w, &["events"]).and_then(int);
                         let (ge, gfd) = (got.events, got.u64);

@@ -19,6 +19,7 @@
 
 pub mod ast;
 pub mod commands;
+mod epoll;
 pub mod expr;
 pub mod packet;
 pub mod parse;

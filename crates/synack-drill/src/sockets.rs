@@ -101,7 +101,7 @@ fn err(e: Error) -> Attempt {
     Attempt::Done(-1, Some(errno_of(e).0))
 }
 
-fn errno(name: &'static str) -> Attempt {
+pub(crate) fn errno(name: &'static str) -> Attempt {
     Attempt::Done(-1, Some(name))
 }
 
@@ -192,6 +192,13 @@ impl SynackTarget {
             "connect" => self.connect(spec, first),
             "close" => {
                 let fd = arg_int(spec, 0)?;
+                if self.epolls.remove(&fd).is_some() {
+                    return Ok(Attempt::Done(0, None));
+                }
+                // A closed descriptor leaves every epoll set (Linux: when its last reference goes).
+                for set in self.epolls.values_mut() {
+                    set.forget(fd);
+                }
                 let s = self.socks.remove(&fd).ok_or(errno("EBADF"))?;
                 match s.kind {
                     SockKind::Fresh => {}
@@ -287,6 +294,9 @@ impl SynackTarget {
                 }
             }
             "poll" => self.poll(spec, p, first),
+            "epoll_create" | "epoll_create1" => self.epoll_create(spec),
+            "epoll_ctl" => self.epoll_ctl(spec),
+            "epoll_wait" | "epoll_pwait" => self.epoll_wait(spec, p, first),
             other => Err(Attempt::Unsupported(format!("system call {other}"))),
         }
     }
@@ -644,7 +654,7 @@ impl SynackTarget {
     }
 
     /// poll revents for one socket.
-    fn revents(&mut self, fd: i64, events: i64) -> i64 {
+    pub(crate) fn revents(&mut self, fd: i64, events: i64) -> i64 {
         let Some(s) = self.socks.get(&fd).cloned() else { return 0x20 };
         let mut r = 0;
         match s.kind {

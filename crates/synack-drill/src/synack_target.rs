@@ -30,6 +30,8 @@ pub struct SynackTarget {
     pub(crate) settings: Settings,
     pub(crate) now: Instant,
     pub(crate) socks: HashMap<i64, Sock>,
+    /// The script's epoll instances, by descriptor.
+    pub(crate) epolls: HashMap<i64, crate::epoll::EpollSet>,
     /// The connection under test: the most recent one created by connect or accept.
     pub(crate) current: Option<ConnHandle>,
     sent: VecDeque<Sent>,
@@ -52,6 +54,7 @@ impl SynackTarget {
             settings: settings.clone(),
             now: Instant::from_micros(T0),
             socks: HashMap::new(),
+            epolls: HashMap::new(),
             current: None,
             sent: VecDeque::new(),
             blocked: None,

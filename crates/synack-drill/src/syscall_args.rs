@@ -222,3 +222,13 @@ pub fn iov_len(spec: &SyscallSpec) -> Result<usize, Attempt> {
     let lens = iov_lens(list).ok_or_else(|| Attempt::Unsupported(format!("{}: iovec not understood", spec.name)))?;
     Ok(lens.iter().sum())
 }
+
+/// The events an epoll_wait script expects: one `{events=..., fd=...}`
+/// (packetdrill's form) or a list of them.
+pub fn expected_events(spec: &SyscallSpec) -> Option<Vec<Arg>> {
+    match spec.args.get(1)? {
+        Arg::List(items) => Some(items.clone()),
+        s @ Arg::Struct(_) => Some(vec![s.clone()]),
+        _ => None,
+    }
+}
