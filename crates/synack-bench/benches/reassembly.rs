@@ -47,6 +47,7 @@ impl Peer {
             protocol: PROTO_TCP,
             payload_len: tcp.header_len() + len,
             hop_limit: 64,
+            tos: 0,
         };
         let hl = ip.header_len();
         self.pkt.resize(hl + tcp.header_len() + len, 0);

@@ -26,8 +26,14 @@ fn segment(src: (&str, u16), dst: (&str, u16), seq: u32, ack: u32, flags: TcpFla
         options.mss = Some(1460);
     }
     let tcp = TcpRepr { src_port: src.1, dst_port: dst.1, seq, ack, flags, window: 1000, urgent: 0, options };
-    let ip =
-        IpRepr { src: s, dst: d, protocol: PROTO_TCP, payload_len: tcp.header_len() + payload.len(), hop_limit: 64 };
+    let ip = IpRepr {
+        src: s,
+        dst: d,
+        protocol: PROTO_TCP,
+        payload_len: tcp.header_len() + payload.len(),
+        hop_limit: 64,
+        tos: 0,
+    };
     let mut buf = vec![0u8; 60 + ip.payload_len];
     let hl = ip.emit(&mut buf).unwrap();
     let n = tcp.emit(&mut buf[hl..], payload, s, d).unwrap();

@@ -1,6 +1,7 @@
 //! Per-socket options: what a BSD socket keeps for one connection or
 //! listener (SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_LINGER, SO_OOBINLINE,
-//! TCP_NODELAY, TCP_CORK, TCP_USER_TIMEOUT, IP_TTL / IPV6_UNICAST_HOPS, TCP_CONGESTION).
+//! TCP_NODELAY, TCP_CORK, TCP_USER_TIMEOUT, IP_TTL / IPV6_UNICAST_HOPS,
+//! IP_TOS / IPV6_TCLASS, TCP_CONGESTION).
 //! The endpoint's [`Config`] gives the defaults; a socket layer (the tokio
 //! runtime's `TcpSocket`, drill's system calls) keeps one of these per
 //! socket, opens connections and listeners with it
@@ -34,6 +35,11 @@ pub struct SocketOptions {
     pub user_timeout: Option<Duration>,
     /// IP_TTL / IPV6_UNICAST_HOPS of the connection's datagrams (1-255).
     pub hop_limit: u8,
+    /// IP_TOS / IPV6_TCLASS: the DSCP of the connection's datagrams, in the
+    /// upper six bits of the TOS byte or Traffic Class (RFC 2474). The two
+    /// ECN bits are not the socket's: TCP owns them (RFC 3168; Linux masks
+    /// them off for TCP sockets), and synack sends them as 0 (Not-ECT).
+    pub tos: u8,
     /// TCP_CONGESTION: taken when the connection opens.
     pub congestion_control: CongestionControl,
     /// SO_LINGER: `Some(0)` makes a close an abort (RST, RFC 9293 §3.10.5);
@@ -60,6 +66,7 @@ impl SocketOptions {
             keepalive: cfg.keepalive,
             user_timeout: cfg.user_timeout,
             hop_limit: cfg.hop_limit,
+            tos: 0,
             congestion_control: cfg.congestion_control,
             linger: None,
             oob_inline: false,

@@ -226,7 +226,7 @@ fn icmp_about(p: &Pair, quoted: &[u8], kind: IcmpKind) -> Vec<u8> {
     let msg = IcmpMessage { kind, body };
     let mut icmp = vec![0u8; 8 + body.len()];
     let n = msg.emit_v4(&mut icmp).unwrap();
-    let ip = IpRepr { src: B_IP, dst: A_IP, protocol: PROTO_ICMP, payload_len: n, hop_limit: 64 };
+    let ip = IpRepr { src: B_IP, dst: A_IP, protocol: PROTO_ICMP, payload_len: n, hop_limit: 64, tos: 0 };
     let mut pkt = vec![0u8; 20 + n];
     ip.emit(&mut pkt).unwrap();
     pkt[20..].copy_from_slice(&icmp[..n]);

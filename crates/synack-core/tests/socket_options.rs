@@ -154,3 +154,45 @@ fn setting_the_receive_buffer_stops_autotuning() {
     transfer(&mut p);
     assert_eq!(p.a.info(c).unwrap().recv_buffer, 100_000);
 }
+
+fn tos(seg: &Seg) -> u8 {
+    IpPacket::parse(&seg.bytes).unwrap().tos()
+}
+
+#[test]
+fn ip_tos_marks_a_listeners_connections_with_its_dscp_and_never_the_ecn_bits() {
+    for cookies in [SynCookies::Off, SynCookies::Always] {
+        let b = Config { syn_cookies: cookies, ..Config::default() };
+        let mut p = Pair::with_configs(Config::default(), b);
+        let mut opts = p.b.socket_options();
+        // DSCP EF (46) with an ECN codepoint the socket may not set.
+        opts.tos = 0xb9;
+        let l = p.b.listen_with(B_ADDR, 16, &opts).unwrap();
+        p.listener = Some(l);
+        p.connect();
+        p.run_for(Duration::from_millis(100));
+        let s = p.b.accept(l).unwrap();
+        let now = p.now;
+        p.b.send(now, s, &[1u8; 3000]).unwrap();
+        p.run_for(Duration::from_millis(100));
+        let from_b = p.sent_by(Side::B, 0);
+        assert!(from_b.len() >= 3, "{cookies:?}: SYN-ACK and data");
+        assert!(
+            from_b.iter().all(|seg| tos(seg) == 0xb8),
+            "{cookies:?}: {:?}",
+            from_b.iter().map(tos).collect::<Vec<_>>()
+        );
+        // The peer's socket was not marked.
+        assert!(p.sent_by(Side::A, 0).iter().all(|seg| tos(seg) == 0));
+        // Changed on the live connection: later datagrams carry the new DSCP (AF11).
+        let mut live = opts.clone();
+        live.tos = 0x28;
+        let now = p.now;
+        p.b.set_options(now, s, &live).unwrap();
+        let before = p.log.len();
+        p.b.send(now, s, &[2u8; 100]).unwrap();
+        p.run_for(Duration::from_millis(100));
+        let later = p.sent_by(Side::B, before);
+        assert!(!later.is_empty() && later.iter().all(|seg| tos(seg) == 0x28));
+    }
+}

@@ -131,7 +131,7 @@ pub fn build_inbound(
     }
     let hl = 20 + opts.len();
     let tcp_len = hl + p.len as usize;
-    let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit };
+    let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit, tos: 0 };
     let ip_len = ip.header_len();
     let mut buf = vec![0u8; ip_len + tcp_len];
     ip.emit(&mut buf).map_err(|e| e.to_string())?;

@@ -570,6 +570,17 @@ impl SynackTarget {
                 let t = (ms > 0).then(|| Duration::from_millis(ms as u64));
                 self.set_opts(fd, |o| o.user_timeout = t)?;
             }
+            "IP_TOS" | "IPV6_TCLASS" => {
+                let v = need()?;
+                // Linux: IPV6_TCLASS takes -1 (the default, 0) to 255, else
+                // EINVAL; IP_TOS keeps the low byte. For TCP both leave the
+                // ECN bits to TCP (the socket reports them as 0 here).
+                if name == "IPV6_TCLASS" && !(-1..=255).contains(&v) {
+                    return Ok(errno("EINVAL"));
+                }
+                let tos = (v.max(0) as u8) & !0b11;
+                self.set_opts(fd, |o| o.tos = tos)?;
+            }
             "IP_TTL" | "IPV6_UNICAST_HOPS" => {
                 let v = need()?;
                 // Linux: -1 is the default; 1-255 otherwise, else EINVAL.
@@ -622,6 +633,7 @@ impl SynackTarget {
             "SO_RCVBUF" => (s.opts.recv_buffer as i64).saturating_mul(2).max(MIN_RCVBUF),
             "SO_SNDBUF" => (s.opts.send_buffer as i64).saturating_mul(2).max(MIN_SNDBUF),
             "IP_TTL" | "IPV6_UNICAST_HOPS" => i64::from(s.opts.hop_limit),
+            "IP_TOS" | "IPV6_TCLASS" => i64::from(s.opts.tos),
             "TCP_MAXSEG" => match conn {
                 Some(h) => i64::from(self.ep.info(h).map_err(err)?.snd_mss),
                 None => i64::from(self.ep.config().advertised_mss(self.settings.local_ip.is_ipv6())),

@@ -273,6 +273,7 @@ fn run(k: Knobs, actions: impl Iterator<Item = Action>) -> (u64, u64) {
                     protocol: PROTO_TCP,
                     payload_len: tcp.header_len() + payload.len(),
                     hop_limit: 64,
+                    tos: 0,
                 };
                 let mut pkt = vec![0u8; 20 + ip.payload_len];
                 if ip.emit(&mut pkt).is_ok() && tcp.emit(&mut pkt[20..], &payload, src.ip(), dst).is_ok() {

@@ -57,6 +57,7 @@ fn segment(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: TcpFlags
         protocol: PROTO_TCP,
         payload_len: tcp.header_len() + payload.len(),
         hop_limit: 64,
+        tos: 0,
     };
     let mut buf = vec![0u8; 20 + ip.payload_len];
     let hl = ip.emit(&mut buf).unwrap();

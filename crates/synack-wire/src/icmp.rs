@@ -249,6 +249,7 @@ mod tests {
             protocol: 6,
             payload_len: 1000,
             ttl: 9,
+            tos: 0,
         };
         let mut q = [0u8; 28];
         ip.emit(&mut q).unwrap();

@@ -51,6 +51,13 @@ impl<'a> IpPacket<'a> {
             IpPacket::V6(p) => p.hop_limit(),
         }
     }
+    /// The TOS byte (IPv4) or Traffic Class (IPv6): DSCP and ECN.
+    pub fn tos(&self) -> u8 {
+        match self {
+            IpPacket::V4(p) => p.tos(),
+            IpPacket::V6(p) => p.traffic_class(),
+        }
+    }
 
     /// True for a fragment (synack does not reassemble IP fragments).
     pub fn is_fragment(&self) -> bool {
@@ -81,6 +88,8 @@ pub struct IpRepr {
     pub payload_len: usize,
     /// TTL or hop limit.
     pub hop_limit: u8,
+    /// The IPv4 TOS byte or the IPv6 Traffic Class (DSCP and ECN, RFC 2474, RFC 3168).
+    pub tos: u8,
 }
 
 impl IpRepr {
@@ -96,8 +105,15 @@ impl IpRepr {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         match (self.src, self.dst) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                Ipv4Repr { src, dst, protocol: self.protocol, payload_len: self.payload_len, ttl: self.hop_limit }
-                    .emit(buf)?;
+                Ipv4Repr {
+                    src,
+                    dst,
+                    protocol: self.protocol,
+                    payload_len: self.payload_len,
+                    ttl: self.hop_limit,
+                    tos: self.tos,
+                }
+                .emit(buf)?;
                 Ok(ipv4::HEADER_LEN)
             }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
@@ -107,6 +123,7 @@ impl IpRepr {
                     next_header: self.protocol,
                     payload_len: self.payload_len,
                     hop_limit: self.hop_limit,
+                    traffic_class: self.tos,
                 }
                 .emit(buf)?;
                 Ok(ipv6::HEADER_LEN)

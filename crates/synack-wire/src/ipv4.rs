@@ -64,6 +64,10 @@ impl<'a> Ipv4Packet<'a> {
         let frag = u16::from_be_bytes([self.buf[6], self.buf[7]]);
         frag & 0x2000 != 0 || frag & 0x1fff != 0
     }
+    /// The Type of Service byte (DSCP and ECN).
+    pub fn tos(&self) -> u8 {
+        self.buf[1]
+    }
     /// True when the Don't Fragment bit is set.
     pub fn dont_fragment(&self) -> bool {
         self.buf[6] & 0x40 != 0
@@ -91,6 +95,8 @@ pub struct Ipv4Repr {
     pub payload_len: usize,
     /// Time to live.
     pub ttl: u8,
+    /// The Type of Service byte: DSCP and ECN (RFC 2474, RFC 3168).
+    pub tos: u8,
 }
 
 impl Ipv4Repr {
@@ -101,7 +107,7 @@ impl Ipv4Repr {
         let total = u16::try_from(total).map_err(|_| WireError::BufferTooSmall { needed: total, have: 65535 })?;
         let h = &mut buf[..HEADER_LEN];
         h[0] = 0x45;
-        h[1] = 0;
+        h[1] = self.tos;
         h[2..4].copy_from_slice(&total.to_be_bytes());
         h[4..6].copy_from_slice(&[0, 0]);
         h[6..8].copy_from_slice(&0x4000u16.to_be_bytes());
@@ -128,10 +134,12 @@ mod tests {
             protocol: 6,
             payload_len: 4,
             ttl: 64,
+            tos: 0xb8,
         };
         let mut buf = [0u8; 24];
         repr.emit(&mut buf).unwrap();
         let p = Ipv4Packet::parse(&buf).unwrap();
+        assert_eq!(p.tos(), 0xb8, "DSCP EF");
         assert_eq!(p.src(), repr.src);
         assert_eq!(p.dst(), repr.dst);
         assert_eq!(p.protocol(), 6);
@@ -142,7 +150,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_checksum_and_lengths() {
-        let repr = Ipv4Repr { src: Ipv4Addr::LOCALHOST, dst: Ipv4Addr::LOCALHOST, protocol: 6, payload_len: 0, ttl: 1 };
+        let repr = Ipv4Repr {
+            src: Ipv4Addr::LOCALHOST,
+            dst: Ipv4Addr::LOCALHOST,
+            protocol: 6,
+            payload_len: 0,
+            ttl: 1,
+            tos: 0,
+        };
         let mut buf = [0u8; 20];
         repr.emit(&mut buf).unwrap();
         buf[8] ^= 1;
@@ -155,7 +170,14 @@ mod tests {
 
     #[test]
     fn recognises_fragments() {
-        let repr = Ipv4Repr { src: Ipv4Addr::LOCALHOST, dst: Ipv4Addr::LOCALHOST, protocol: 6, payload_len: 0, ttl: 1 };
+        let repr = Ipv4Repr {
+            src: Ipv4Addr::LOCALHOST,
+            dst: Ipv4Addr::LOCALHOST,
+            protocol: 6,
+            payload_len: 0,
+            ttl: 1,
+            tos: 0,
+        };
         let mut buf = [0u8; 20];
         repr.emit(&mut buf).unwrap();
         buf[6] = 0x20; // MF

@@ -80,6 +80,10 @@ impl<'a> Ipv6Packet<'a> {
     pub fn hop_limit(&self) -> u8 {
         self.buf[7]
     }
+    /// Traffic Class (DSCP and ECN).
+    pub fn traffic_class(&self) -> u8 {
+        (self.buf[0] << 4) | (self.buf[1] >> 4)
+    }
     /// True when a fragment header marks this as a fragment.
     pub fn is_fragment(&self) -> bool {
         self.fragment
@@ -107,6 +111,8 @@ pub struct Ipv6Repr {
     pub payload_len: usize,
     /// Hop limit.
     pub hop_limit: u8,
+    /// Traffic Class: DSCP and ECN (RFC 2474, RFC 3168).
+    pub traffic_class: u8,
 }
 
 impl Ipv6Repr {
@@ -116,7 +122,9 @@ impl Ipv6Repr {
         let len = u16::try_from(self.payload_len)
             .map_err(|_| WireError::BufferTooSmall { needed: self.payload_len, have: 65535 })?;
         let h = &mut buf[..HEADER_LEN];
-        h[0..4].copy_from_slice(&[0x60, 0, 0, 0]);
+        // Version 6, the Traffic Class across the next 8 bits, no flow label.
+        let tc = self.traffic_class;
+        h[0..4].copy_from_slice(&[0x60 | (tc >> 4), tc << 4, 0, 0]);
         h[4..6].copy_from_slice(&len.to_be_bytes());
         h[6] = self.next_header;
         h[7] = self.hop_limit;
@@ -137,11 +145,28 @@ mod tests {
             next_header: next,
             payload_len: payload.len(),
             hop_limit: 64,
+            traffic_class: 0,
         };
         let mut buf = std::vec![0u8; HEADER_LEN + payload.len()];
         repr.emit(&mut buf).unwrap();
         buf[HEADER_LEN..].copy_from_slice(payload);
         buf
+    }
+
+    #[test]
+    fn traffic_class_spans_the_first_two_bytes() {
+        let repr = Ipv6Repr {
+            src: "2001:db8::1".parse().unwrap(),
+            dst: "2001:db8::2".parse().unwrap(),
+            next_header: 6,
+            payload_len: 0,
+            hop_limit: 64,
+            traffic_class: 0xb8,
+        };
+        let mut buf = [0u8; HEADER_LEN];
+        repr.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..4], &[0x6b, 0x80, 0, 0], "version 6, class 0xb8, flow label 0");
+        assert_eq!(Ipv6Packet::parse(&buf).unwrap().traffic_class(), 0xb8);
     }
 
     #[test]

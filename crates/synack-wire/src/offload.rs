@@ -11,7 +11,7 @@
 //! let tcp = TcpRepr { seq: 100, flags: TcpFlags::ACK | TcpFlags::PSH, ..Default::default() };
 //! let payload = [7u8; 2500];
 //! let mut big = [0u8; 3000];
-//! let ip = IpRepr { src, dst, protocol: PROTO_TCP, payload_len: tcp.header_len() + payload.len(), hop_limit: 64 };
+//! let ip = IpRepr { src, dst, protocol: PROTO_TCP, payload_len: tcp.header_len() + payload.len(), hop_limit: 64, tos: 0 };
 //! let hl = ip.emit(&mut big).unwrap();
 //! let n = hl + tcp.emit(&mut big[hl..], &payload, src, dst).unwrap();
 //! let mut seg = Segmenter::new(&big[..n], 1000).unwrap();
@@ -181,7 +181,14 @@ mod tests {
     fn super_segment(src: IpAddr, dst: IpAddr, flags: TcpFlags, payload: &[u8]) -> Vec<u8> {
         let tcp =
             TcpRepr { src_port: 1, dst_port: 2, seq: u32::MAX - 100, ack: 9, flags, window: 5, ..Default::default() };
-        let ip = IpRepr { src, dst, protocol: PROTO_TCP, payload_len: tcp.header_len() + payload.len(), hop_limit: 64 };
+        let ip = IpRepr {
+            src,
+            dst,
+            protocol: PROTO_TCP,
+            payload_len: tcp.header_len() + payload.len(),
+            hop_limit: 64,
+            tos: 0,
+        };
         let mut buf = std::vec![0u8; ip.header_len() + ip.payload_len];
         let hl = ip.emit(&mut buf).unwrap();
         tcp.emit(&mut buf[hl..], payload, src, dst).unwrap();

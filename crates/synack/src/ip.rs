@@ -77,8 +77,14 @@ impl Core {
             IcmpKind::EchoRequest { ident, seq } => {
                 let reply = IcmpMessage { kind: IcmpKind::EchoReply { ident, seq }, body: msg.body };
                 let proto = if dst.is_ipv4() { PROTO_ICMP } else { PROTO_ICMPV6 };
-                let hdr =
-                    IpRepr { src: dst, dst: src, protocol: proto, payload_len: 8 + msg.body.len(), hop_limit: 64 };
+                let hdr = IpRepr {
+                    src: dst,
+                    dst: src,
+                    protocol: proto,
+                    payload_len: 8 + msg.body.len(),
+                    hop_limit: 64,
+                    tos: 0,
+                };
                 let mut out = vec![0u8; hdr.header_len() + hdr.payload_len];
                 let Ok(hl) = hdr.emit(&mut out) else { return };
                 let n = match (dst, src) {

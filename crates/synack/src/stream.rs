@@ -356,6 +356,19 @@ impl TcpStream {
         Ok(u32::from(self.conn.sock.options().hop_limit))
     }
 
+    /// IP_TOS (IPv6: the Traffic Class) of the connection's datagrams: the
+    /// DSCP in the upper six bits (RFC 2474). The ECN bits are TCP's, as on
+    /// Linux, and dropped; above 255 is `InvalidInput`.
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        let tos = crate::tcp_socket::tos_byte(tos)?;
+        self.conn.set_options(|o| o.tos = tos)
+    }
+
+    /// IP_TOS as set (without the ECN bits).
+    pub fn tos(&self) -> io::Result<u32> {
+        Ok(u32::from(self.conn.sock.options().tos))
+    }
+
     /// The connection's error, once (SO_ERROR); `None` when there is none
     /// or it was taken already.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {

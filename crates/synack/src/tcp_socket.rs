@@ -197,6 +197,18 @@ impl TcpSocket {
         Ok(self.lock().opts.linger)
     }
 
+    /// IP_TOS (see [`TcpStream::set_tos`]); a listener's accepted
+    /// connections and their SYN-ACKs carry it too.
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.lock().opts.tos = tos_byte(tos)?;
+        Ok(())
+    }
+
+    /// IP_TOS as set.
+    pub fn tos(&self) -> io::Result<u32> {
+        Ok(u32::from(self.lock().opts.tos))
+    }
+
     /// Connects to `addr` with this socket's options, from the bound
     /// address if there is one.
     pub async fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
@@ -252,4 +264,12 @@ impl Drop for TcpSocket {
     fn drop(&mut self) {
         self.release();
     }
+}
+
+/// An IP_TOS value as the TOS byte TCP sends: at most 255, the ECN bits
+/// cleared (RFC 3168: they are TCP's; Linux's __ip_sock_set_tos).
+pub(crate) fn tos_byte(tos: u32) -> io::Result<u8> {
+    let tos =
+        u8::try_from(tos).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TOS byte is at most 255"))?;
+    Ok(tos & !0b11)
 }

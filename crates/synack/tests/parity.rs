@@ -120,6 +120,35 @@ impl Tracer for Ttls {
     }
 }
 
+/// Records the TOS byte of every IPv4 segment sent.
+struct Toses(Arc<Mutex<Vec<u8>>>);
+
+impl Tracer for Toses {
+    fn packet(&mut self, _: Instant, dir: Direction, bytes: &[u8]) {
+        if dir == Direction::Out {
+            self.0.lock().unwrap().push(bytes[1]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn ip_tos_marks_the_streams_datagrams_without_the_ecn_bits() {
+    let (c, s) = stacks();
+    let (x, mut y) = pair(&c, &s).await;
+    assert_eq!(x.tos().unwrap(), 0);
+    let toses = Arc::new(Mutex::new(Vec::new()));
+    c.set_tracer(Box::new(Toses(toses.clone())));
+    x.set_tos(0xb9).unwrap();
+    assert_eq!(x.tos().unwrap(), 0xb8);
+    assert_eq!(x.set_tos(256).unwrap_err().kind(), ErrorKind::InvalidInput);
+    let mut x = x;
+    x.write_all(b"tos").await.unwrap();
+    let mut got = [0u8; 3];
+    y.read_exact(&mut got).await.unwrap();
+    let seen = toses.lock().unwrap().clone();
+    assert!(!seen.is_empty() && seen.iter().all(|&t| t == 0xb8), "{seen:?}");
+}
+
 #[tokio::test]
 async fn options_per_stream_nodelay_ttl_and_linger() {
     let (c, s) = stacks();

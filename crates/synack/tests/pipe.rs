@@ -326,7 +326,7 @@ fn raw_segment(to: SocketAddr, seq: u32, ack: u32, flags: synack_wire::TcpFlags)
     };
     let mut buf = vec![0u8; 1500];
     let n = tcp.emit(&mut buf[20..], &[], src, dst).unwrap();
-    let ip = synack_wire::IpRepr { src, dst, protocol: synack_wire::PROTO_TCP, payload_len: n, hop_limit: 64 };
+    let ip = synack_wire::IpRepr { src, dst, protocol: synack_wire::PROTO_TCP, payload_len: n, hop_limit: 64, tos: 0 };
     ip.emit(&mut buf).unwrap();
     buf.truncate(20 + n);
     buf

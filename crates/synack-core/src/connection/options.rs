@@ -1,6 +1,6 @@
 //! A socket's options applied to a live connection (setsockopt after
 //! connect or accept): buffers, Nagle, cork, keepalive, user timeout, hop
-//! limit. The congestion control and the window scale are fixed once the
+//! limit, DSCP. The congestion control and the window scale are fixed once the
 //! connection is open; linger matters only at close.
 
 use super::Connection;
@@ -34,6 +34,7 @@ impl Connection {
         self.recv_limit = recv_limit;
         self.nodelay = opts.nodelay;
         self.hop_limit = opts.hop_limit.max(1);
+        self.dscp = opts.tos & !ECN_MASK;
         if self.keepalive != opts.keepalive {
             self.set_keepalive(now, cfg, opts.keepalive);
         }
@@ -48,4 +49,13 @@ impl Connection {
     pub(crate) fn hop_limit(&self) -> u8 {
         self.hop_limit
     }
+
+    /// The TOS byte (Traffic Class) of this connection's datagrams: its
+    /// DSCP, ECN bits 0.
+    pub(crate) fn tos(&self) -> u8 {
+        self.dscp
+    }
 }
+
+/// The ECN field, the two low bits of the TOS byte (RFC 3168 §5).
+pub(crate) const ECN_MASK: u8 = 0b11;

@@ -247,7 +247,6 @@ impl Connection {
             // A duplicate ACK (RFC 5681 §2); answers to zero-window probes
             // are not (the data is not lost, the window is closed).
             self.dupacks = self.dupacks.saturating_add(1);
-            self.stats.dup_acks_in = self.stats.dup_acks_in.saturating_add(1);
             self.frto_on_ack(&frto_ack(true));
             if self.in_recovery {
                 if !self.sack_recovery {
@@ -424,7 +423,7 @@ impl Connection {
         self.in_recovery = true;
         self.recover = self.snd_max;
         self.rtt_probe = None;
-        self.stats.fast_retransmits += 1;
+        self.stats.fast_retransmits = self.stats.fast_retransmits.saturating_add(1);
         self.pending.retransmission = Some(false);
         // The first segment presumed lost goes out at once, whatever pipe says.
         self.retransmit_head = true;

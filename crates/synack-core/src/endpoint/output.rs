@@ -51,7 +51,7 @@ impl Endpoint {
             let hl = ip_header_len(&tuple);
             let mtu = usize::from(self.cfg.mtu).min(buf.len());
             let body = buf.get_mut(hl..mtu)?;
-            let mut hop_limit = self.cfg.hop_limit;
+            let (mut hop_limit, mut tos) = (self.cfg.hop_limit, 0);
             let n = match kind {
                 Reply::Rst(repr) => repr.emit(body, &[], tuple.local.ip(), tuple.remote.ip()).ok(),
                 Reply::CookieSynAck { cookie, syn, listener } => {
@@ -71,11 +71,12 @@ impl Endpoint {
                         _ => self.socket_options(),
                     };
                     hop_limit = opts.hop_limit;
+                    tos = opts.tos & !crate::connection::ECN_MASK;
                     let o = Opening { tuple, iss: cookie, ts_offset, opts: &opts };
                     Connection::stateless_syn_ack(now, &self.cfg, &o, &seg, body)
                 }
             };
-            if let Some(len) = n.and_then(|n| self.finish_datagram(now, buf, &tuple, n, hop_limit)) {
+            if let Some(len) = n.and_then(|n| self.finish_datagram(now, buf, &tuple, n, (hop_limit, tos))) {
                 return Some(plain(len));
             }
         }
@@ -96,9 +97,9 @@ impl Endpoint {
             };
             match sent {
                 Some((n, segment_size)) => {
-                    let hop_limit = e.conn.hop_limit();
+                    let ip = (e.conn.hop_limit(), e.conn.tos());
                     self.settle(now, idx);
-                    if let Some(len) = self.finish_datagram(now, buf, &tuple, n, hop_limit) {
+                    if let Some(len) = self.finish_datagram(now, buf, &tuple, n, ip) {
                         return Some(Transmit { len, segment_size, partial_checksum });
                     }
                 }
@@ -113,15 +114,16 @@ impl Endpoint {
         None
     }
 
-    /// Writes the IP header in front of a TCP segment of `tcp_len` bytes at
-    /// `buf[header..]`, traces it, and returns the datagram's length.
+    /// Writes the IP header (with this hop limit and TOS byte) in front of a
+    /// TCP segment of `tcp_len` bytes at `buf[header..]`, traces it, and
+    /// returns the datagram's length.
     fn finish_datagram(
         &mut self,
         now: Instant,
         buf: &mut [u8],
         tuple: &FourTuple,
         tcp_len: usize,
-        hop_limit: u8,
+        (hop_limit, tos): (u8, u8),
     ) -> Option<usize> {
         let ip = IpRepr {
             src: tuple.local.ip(),
@@ -129,6 +131,7 @@ impl Endpoint {
             protocol: PROTO_TCP,
             payload_len: tcp_len,
             hop_limit,
+            tos,
         };
         let hl = ip.emit(buf).ok()?;
         let len = hl + tcp_len;

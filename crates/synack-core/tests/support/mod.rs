@@ -281,7 +281,7 @@ fn ends(from: Side) -> (SocketAddr, SocketAddr) {
 /// Wraps a TCP header and payload in IPv4.
 pub fn ipv4_segment(src: SocketAddr, dst: SocketAddr, tcp: &TcpRepr, payload: &[u8]) -> Vec<u8> {
     let tcp_len = tcp.header_len() + payload.len();
-    let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit: 64 };
+    let ip = IpRepr { src: src.ip(), dst: dst.ip(), protocol: PROTO_TCP, payload_len: tcp_len, hop_limit: 64, tos: 0 };
     let mut buf = vec![0u8; 20 + tcp_len];
     let hl = ip.emit(&mut buf).unwrap();
     tcp.emit(&mut buf[hl..], payload, src.ip(), dst.ip()).unwrap();
