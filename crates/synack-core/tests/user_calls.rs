@@ -403,3 +403,24 @@ mod transparent {
         assert_eq!(p.b.tuple(s).unwrap().local, "203.0.113.9:443".parse().unwrap());
     }
 }
+
+#[test]
+fn send_more_holds_the_runt_only_until_the_next_ack_and_never_pushes_it() {
+    // MSS 536 (no option in the peer's SYN).
+    let mut r = Raw::passive();
+    let (now, h) = (r.now(), r.h.unwrap());
+    assert_eq!(r.ep().send_more(now, h, &[1u8; 1000], true), Ok(1000));
+    let out = r.take();
+    assert_eq!(out.iter().map(|s| s.len).collect::<Vec<_>>(), vec![536], "the 464-byte runt waits");
+    assert!(!out[0].flags.contains(TcpFlags::PSH));
+    r.inject(r.peer_next(), r.our_next().wrapping_add(536), TcpFlags::ACK, &[]);
+    let out = r.take();
+    assert_eq!(out.iter().map(|s| s.len).collect::<Vec<_>>(), vec![464], "the ACK sends it");
+    assert!(!out[0].flags.contains(TcpFlags::PSH), "MSG_MORE data is not pushed");
+    // A write without it pushes.
+    r.inject(r.peer_next(), r.our_next().wrapping_add(1000), TcpFlags::ACK, &[]);
+    r.send(&[2u8; 10]);
+    let out = r.take();
+    assert_eq!(out.iter().map(|s| s.len).collect::<Vec<_>>(), vec![10]);
+    assert!(out[0].flags.contains(TcpFlags::PSH));
+}

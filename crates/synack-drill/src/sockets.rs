@@ -65,6 +65,15 @@ const BUF_MAX: i64 = 212_992;
 const MIN_SNDBUF: i64 = 4608;
 const MIN_RCVBUF: i64 = 2304;
 
+/// How a write was asked for: from a literal pointer (EFAULT), with
+/// MSG_DONTWAIT, with MSG_MORE.
+#[derive(Debug, Clone, Copy)]
+struct WriteFlags {
+    bad_buf: bool,
+    dontwait: bool,
+    more: bool,
+}
+
 /// Progress of a call that blocks (kept between tries).
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
@@ -241,13 +250,20 @@ impl SynackTarget {
                     _ => 0,
                 };
                 // MSG_DONTWAIT for this call; MSG_NOSIGNAL changes nothing
-                // here (the runner has no signals: EPIPE is returned).
+                // here (the runner has no signals: EPIPE is returned);
+                // MSG_MORE holds the write's last partial segment.
                 const MSG_DONTWAIT: i64 = 0x40;
                 const MSG_NOSIGNAL: i64 = 0x4000;
-                if flags & !(MSG_DONTWAIT | MSG_NOSIGNAL) != 0 {
+                const MSG_MORE: i64 = 0x8000;
+                if flags & !(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE) != 0 {
                     return Err(Attempt::Unsupported(format!("send flags {flags:#x}")));
                 }
-                self.write(fd, total, !vectored && is_bad_pointer(spec, 1), flags & MSG_DONTWAIT != 0, p)
+                let how = WriteFlags {
+                    bad_buf: !vectored && is_bad_pointer(spec, 1),
+                    dontwait: flags & MSG_DONTWAIT != 0,
+                    more: flags & MSG_MORE != 0,
+                };
+                self.write(fd, total, how, p)
             }
             "read" | "recv" | "recvfrom" | "readv" | "recvmsg" => {
                 let fd = arg_int(spec, 0)?;
@@ -366,14 +382,8 @@ impl SynackTarget {
     /// write, send and sendmsg of `total` bytes; from a literal pointer
     /// (`bad_buf`), EFAULT where Linux would copy (tcp_sendmsg_locked
     /// checks the state and the buffer space first).
-    fn write(
-        &mut self,
-        fd: i64,
-        total: usize,
-        bad_buf: bool,
-        dontwait: bool,
-        p: &mut Progress,
-    ) -> Result<Attempt, Attempt> {
+    fn write(&mut self, fd: i64, total: usize, how: WriteFlags, p: &mut Progress) -> Result<Attempt, Attempt> {
+        let WriteFlags { bad_buf, dontwait, more } = how;
         let now = self.now;
         let nonblocking = self.sock(fd)?.nonblocking || dontwait;
         let h = self.conn_of(fd).map_err(|_| errno("EPIPE"))?;
@@ -389,7 +399,7 @@ impl SynackTarget {
         }
         while p.written < total {
             let chunk = vec![b'x'; (total - p.written).min(64 * 1024)];
-            match self.ep.send(now, h, &chunk) {
+            match self.ep.send_more(now, h, &chunk, more) {
                 Ok(n) => p.written += n,
                 Err(Error::WouldBlock) => break,
                 Err(e) if p.written == 0 => return Ok(err(e)),

@@ -341,6 +341,13 @@ pub struct Connection {
     nodelay: bool,
     /// TCP_CORK: partial segments wait.
     cork: bool,
+    /// MSG_MORE: the last write said more follows, so its trailing runt
+    /// waits; the next event (a segment, a timer, another write) ends it.
+    more: bool,
+    /// The data at the end of the send buffer came with MSG_MORE: the
+    /// segment that ends there carries no PSH (Linux's tcp_push marks the
+    /// tail only without MSG_MORE), until a write without it.
+    tail_unpushed: bool,
 
     // Loss recovery and congestion control.
     rtt: RttEstimator,
@@ -502,6 +509,8 @@ impl Connection {
             wscale_ok: false,
             nodelay: opts.nodelay,
             cork: opts.cork,
+            more: false,
+            tail_unpushed: false,
             rtt: RttEstimator::new(cfg.initial_rto),
             rtt_probe: None,
             rto_ts: None,
@@ -613,6 +622,7 @@ impl Connection {
     /// In-order data may go to `sink` instead of the receive buffer
     /// (direct delivery, [`crate::RecvSink`]).
     pub(crate) fn on_segment(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>, sink: Sink<'_>) {
+        self.more = false;
         self.stats.segs_in += seg.count();
         if !seg.payload.is_empty() {
             self.stats.data_segs_in += seg.count();

@@ -20,6 +20,18 @@ const MAX_TS_RTT_MS: u32 = 120_000;
 impl Connection {
     /// The user's SEND (RFC 9293 §3.10.2): queues as much of `data` as fits.
     pub(crate) fn send(&mut self, now: Instant, cfg: &Config, data: &[u8]) -> Result<usize, Error> {
+        self.send_flagged(now, cfg, data, false)
+    }
+
+    /// SEND; with `more` (Linux's MSG_MORE) the write's trailing partial
+    /// segment is held at this push, as TCP_CORK would hold it, and only
+    /// until the next event: an ACK or a timer then sends it under Nagle's
+    /// rules (Linux's tcp_push with TCP_NAGLE_CORK for that call only).
+    pub(crate) fn send_flagged(&mut self, now: Instant, cfg: &Config, data: &[u8], more: bool) -> Result<usize, Error> {
+        self.more = more;
+        if !data.is_empty() {
+            self.tail_unpushed = more;
+        }
         if let Some(e) = self.failure() {
             return Err(e);
         }
@@ -902,7 +914,7 @@ impl Connection {
     /// runt until uncorked.
     fn nagle_holds_runt(&self, in_flight: u32) -> bool {
         let minshall = in_flight > 0 && self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt;
-        self.cork || (!self.nodelay && minshall)
+        self.cork || self.more || (!self.nodelay && minshall)
     }
 
     /// A data (and possibly FIN) segment starting at `seq`, at most `max_len`
@@ -945,7 +957,8 @@ impl Connection {
         // the last PSH, as Linux's forced_push in tcp_sendmsg.
         let data_end = seq + len as u32;
         let forced = data_end > self.pushed_seq && data_end.since(self.pushed_seq) > self.max_snd_wnd / 2;
-        if len > 0 && (off + len == self.send_buf.len() || len > piece || forced) {
+        let write_end = off + len == self.send_buf.len() && !self.tail_unpushed;
+        if len > 0 && (write_end || len > piece || forced) {
             flags |= TcpFlags::PSH;
             if data_end > self.pushed_seq {
                 self.pushed_seq = data_end;

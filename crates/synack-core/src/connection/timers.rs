@@ -63,6 +63,7 @@ impl Connection {
 
     /// Handles every deadline that is due (RFC 9293 §3.10.8).
     pub(crate) fn on_timeout(&mut self, now: Instant, cfg: &Config) {
+        self.more = false;
         // Whether a timer that sends data fires (tso_deferral.rs).
         let mut pushes = false;
         if self.timers.close.is_some_and(|t| t <= now) {

@@ -479,8 +479,15 @@ impl Endpoint {
 
     /// SEND (§3.10.2): queues as much of `data` as fits; returns the count.
     pub fn send(&mut self, now: Instant, h: ConnHandle, data: &[u8]) -> Result<usize, Error> {
+        self.send_more(now, h, data, false)
+    }
+
+    /// SEND with Linux's MSG_MORE when `more`: more data follows, so the
+    /// write's trailing partial segment waits (until the next write, ACK or
+    /// timer, which send it under Nagle's rules).
+    pub fn send_more(&mut self, now: Instant, h: ConnHandle, data: &[u8], more: bool) -> Result<usize, Error> {
         let idx = self.check(h)?;
-        self.with_conn(now, idx, |c, cfg| c.send(now, cfg, data))
+        self.with_conn(now, idx, |c, cfg| c.send_flagged(now, cfg, data, more))
     }
 
     /// SEND with the URGENT flag (§3.10.2, §3.8.5): the segments carrying
