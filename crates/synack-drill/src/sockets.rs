@@ -402,7 +402,7 @@ impl SynackTarget {
             match self.ep.send_more(now, h, &chunk, more) {
                 Ok(n) => p.written += n,
                 Err(Error::WouldBlock) => break,
-                Err(e) if p.written == 0 => return Ok(err(e)),
+                Err(e) if p.written == 0 => return Ok(self.report_error(fd, h, e, errno("EPIPE"))),
                 Err(_) => break,
             }
         }
@@ -466,8 +466,25 @@ impl SynackTarget {
             Err(_) if p.read > 0 => Ok(Attempt::Done(core::mem::take(&mut p.read) as i64, None)),
             Err(Error::WouldBlock) if nonblocking => Ok(errno("EAGAIN")),
             Err(Error::WouldBlock) => Ok(Attempt::Block),
-            Err(e) => Ok(err(e)),
+            Err(e) => Ok(self.report_error(fd, h, e, Attempt::Done(0, None))),
         }
+    }
+
+    /// A read or write that failed with `e`: the connection's error (a
+    /// reset, a timeout) is reported once, as Linux's sk_err taken by
+    /// sock_error (by this call or SO_ERROR); after that the socket is shut
+    /// down both ways and the call gets `after` (a read 0, a write EPIPE).
+    fn report_error(&mut self, fd: i64, h: ConnHandle, e: Error, after: Attempt) -> Attempt {
+        let connection_error = matches!(self.ep.close_reason(h), Ok(Some(CloseReason::Error(_))));
+        let Ok(sock) = self.sock(fd) else { return err(e) };
+        if !connection_error {
+            return err(e);
+        }
+        if sock.so_error == Some(0) {
+            return after;
+        }
+        sock.so_error = Some(0);
+        err(e)
     }
 
     /// The control messages a recvmsg on `fd` returns (TCP_CM_INQ with

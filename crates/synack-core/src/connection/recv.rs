@@ -21,6 +21,14 @@ impl Connection {
         self.recv_limit.saturating_sub(self.rcv_buf.len()).min(u32::MAX as usize / 2) as u32
     }
 
+    /// Nothing received from now on will be read: the user closed the
+    /// connection, or shut down reading with our FIN sent or queued
+    /// (FIN-WAIT-1 or -2 with RCV_SHUTDOWN, Linux's condition; in
+    /// ESTABLISHED a SHUT_RD socket still takes data, as Linux's does).
+    fn reads_nothing_more(&self) -> bool {
+        self.user_closed || (self.read_shut && matches!(self.state, State::FinWait1 | State::FinWait2))
+    }
+
     /// Seventh and eighth checks of RFC 9293 §3.10.7.4: segment text and FIN.
     /// In-order data with nothing waiting before it may go to `sink`.
     pub(super) fn on_text_and_fin(&mut self, now: Instant, cfg: &Config, seg: &Segment<'_>, sink: Sink<'_>) {
@@ -43,6 +51,14 @@ impl Connection {
             data = &data[skip..];
             seq = self.rcv_nxt;
         }
+        if !data.is_empty() && self.reads_nothing_more() {
+            // RFC 1122 §4.2.2.13 as Linux (tcp_rcv_state_process): new data
+            // nobody will read resets the connection, the RST answering
+            // the segment (RFC 9293 §3.5.2: SEQ = SEG.ACK).
+            self.send_rst = Some(super::Rst::ForAck(seg.ack));
+            self.enter_closed(CloseReason::Error(Error::ConnectionReset));
+            return;
+        }
         // A zero window takes no data (a bare FIN is taken, as Linux does);
         // the ACK tells the peer where we are.
         if !data.is_empty() && seq == self.rcv_nxt && self.rcv_adv <= self.rcv_nxt {
@@ -56,12 +72,6 @@ impl Connection {
         if offset_in_window + data.len() > room {
             data = &data[..room.saturating_sub(offset_in_window).min(data.len())];
             fin = false;
-        }
-        if !data.is_empty() && self.user_closed {
-            // Data for a connection the user has closed: nobody will read it.
-            self.send_rst = Some(super::Rst::Abort);
-            self.enter_closed(CloseReason::Error(Error::ConnectionAborted));
-            return;
         }
         if self.state == State::SynReceived {
             return;
@@ -228,11 +238,16 @@ impl Connection {
             self.after_event(now, cfg);
             return Ok(n);
         }
-        if self.fin_received || self.read_shut || self.close_reason == Some(CloseReason::Graceful) {
+        // As Linux's tcp_recvmsg: the peer's FIN (SOCK_DONE) first, then
+        // the connection's error, then our own SHUT_RD.
+        if self.fin_received {
             return Ok(0);
         }
         if let Some(e) = self.failure() {
             return Err(e);
+        }
+        if self.read_shut || self.close_reason == Some(CloseReason::Graceful) {
+            return Ok(0);
         }
         match self.state {
             State::Closed => Err(Error::NotConnected),
