@@ -297,10 +297,22 @@ impl SynackTarget {
             "getsockopt" => self.getsockopt(spec),
             "ioctl" => {
                 let fd = arg_int(spec, 0)?;
+                // Linux's tcp_ioctl: the queues of a listener are EINVAL.
+                if matches!(self.sock(fd)?.kind, SockKind::Listener(_)) {
+                    return Ok(errno("EINVAL"));
+                }
                 let h = self.conn_of(fd)?;
+                // A FIN takes a byte of the send queue until acknowledged
+                // (Linux counts write_seq, which includes it).
+                let state = self.ep.state(h).unwrap_or(State::Closed);
+                let fin_unacked = matches!(state, State::FinWait1 | State::Closing | State::LastAck);
+                let notsent = self.ep.info(h).map_or(0, |i| i.notsent_bytes) as i64;
                 let v = match name_of(spec, 1).as_str() {
                     "SIOCINQ" | "FIONREAD" => self.ep.readable_bytes(h).unwrap_or(0) as i64,
-                    "SIOCOUTQ" | "TIOCOUTQ" => self.ep.send_queued(h).unwrap_or(0) as i64,
+                    "SIOCOUTQ" | "TIOCOUTQ" => self.ep.send_queued(h).unwrap_or(0) as i64 + i64::from(fin_unacked),
+                    // What is not sent yet (write_seq - snd_nxt); a FIN
+                    // waits only behind unsent data.
+                    "SIOCOUTQNSD" => notsent + i64::from(fin_unacked && notsent > 0),
                     "SIOCATMARK" => i64::from(self.ep.at_urgent_mark(h).unwrap_or(false)),
                     other => return Err(Attempt::Unsupported(format!("ioctl {other}"))),
                 };
