@@ -231,9 +231,8 @@ impl CongestionController for Cubic {
     }
 
     fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, _srtt: Option<Duration>) {
-        if self.cwnd < self.ssthresh {
-            // Slow start as Reno (RFC 5681 §3.1, byte counting with L = 2).
-            self.cwnd = self.cwnd.saturating_add(acked.min(2 * mss));
+        let acked = super::slow_start(&mut self.cwnd, self.ssthresh, acked);
+        if acked == 0 {
             return;
         }
         self.mss = mss.max(1);

@@ -141,3 +141,19 @@ pub(crate) fn current_ssthresh(ssthresh: u32, cwnd: u32, mss: u32) -> u32 {
     let segs = cwnd / mss.max(1);
     ssthresh.max(((segs >> 1) + (segs >> 2)) * mss.max(1))
 }
+
+/// Slow start as Linux's tcp_slow_start (RFC 5681 §3.1): cwnd grows by
+/// everything the ACK delivered, up to ssthresh; returns what is left for
+/// congestion avoidance. Linux has no byte-counting limit (it dropped
+/// RFC 3465's L in 2013), so a stretch ACK or a receiver acknowledging a
+/// GRO super-segment grows cwnd as much as the ACKs it stands for; RFC
+/// 9406 §4.2 sets no limit for a paced sender either, and RFC 5681's
+/// min(N, SMSS) is a SHOULD.
+pub(crate) fn slow_start(cwnd: &mut u32, ssthresh: u32, acked: u32) -> u32 {
+    if *cwnd >= ssthresh {
+        return acked;
+    }
+    let grown = acked.min(ssthresh - *cwnd);
+    *cwnd += grown;
+    acked - grown
+}

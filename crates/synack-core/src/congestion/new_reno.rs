@@ -31,10 +31,8 @@ impl CongestionController for NewReno {
     }
 
     fn on_ack(&mut self, acked: u32, mss: u32, _now: Instant, _srtt: Option<Duration>) {
-        if self.cwnd < self.ssthresh {
-            // RFC 5681 §3.1 eq. 2, with appropriate byte counting (RFC 3465, L = 2).
-            self.cwnd = self.cwnd.saturating_add(acked.min(2 * mss));
-        } else {
+        let acked = super::slow_start(&mut self.cwnd, self.ssthresh, acked);
+        if acked > 0 {
             // RFC 5681 §3.1 eq. 3, counted in bytes: one MSS per cwnd acked.
             self.acked_in_ca = self.acked_in_ca.saturating_add(acked);
             if self.acked_in_ca >= self.cwnd {
@@ -90,6 +88,21 @@ impl CongestionController for NewReno {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stretch_ack_grows_slow_start_by_all_it_acknowledges_up_to_ssthresh() {
+        // As Linux's tcp_slow_start: no byte-counting limit.
+        let mut c = NewReno::new(10 * 1000);
+        c.on_ack(10_000, 1000, Instant::from_micros(0), None);
+        assert_eq!(c.cwnd(), 20_000);
+        // Past ssthresh, the rest counts toward congestion avoidance.
+        c.on_rto(44_000, 1000);
+        assert_eq!(c.ssthresh(), 22_000);
+        c.on_ack(30_000, 1000, Instant::from_micros(0), None);
+        assert_eq!(c.cwnd(), 22_000, "21,000 in slow start, 9,000 of 22,000 toward the next MSS");
+        c.on_ack(13_000, 1000, Instant::from_micros(0), None);
+        assert_eq!(c.cwnd(), 23_000);
+    }
 
     #[test]
     fn slow_start_then_avoidance() {

@@ -652,8 +652,10 @@ impl Connection {
         let train = self.ack_train(now, cfg);
         match self.hystart.on_ack(ack, self.snd_nxt, rtt, train) {
             Growth::Full => acked,
-            // The controller's byte-counting limit (L = 2 segments) first.
-            Growth::Conservative => acked.min(2 * u32::from(self.snd_mss)) / CSS_GROWTH_DIVISOR,
+            // RFC 9406 §4.2: min(N, L * SMSS) / CSS_GROWTH_DIVISOR, with L
+            // infinite for a paced sender and 8 otherwise.
+            Growth::Conservative if cfg.pacing => acked / CSS_GROWTH_DIVISOR,
+            Growth::Conservative => acked.min(8 * u32::from(self.snd_mss)) / CSS_GROWTH_DIVISOR,
             Growth::EnterAvoidance => {
                 self.cc.end_slow_start();
                 acked
