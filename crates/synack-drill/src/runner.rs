@@ -295,8 +295,15 @@ impl Run<'_> {
         spec: &SyscallSpec,
         until: Option<(Duration, Duration)>,
     ) -> Result<Duration, Stop> {
-        if spec.name == "connect" {
-            // An active open: the scripted peer listens on PORT.
+        // A connect that opens (or is refused: its SYN still goes out) is an
+        // active open: the scripted peer listens on PORT. One the script
+        // expects to fail at once (on a connected socket, a bad descriptor)
+        // opens nothing and leaves the flow as it is.
+        let opens_nothing = matches!(
+            spec.errno.as_deref(),
+            Some("EISCONN" | "EALREADY" | "EBADF" | "EINVAL" | "ENOTSOCK" | "EAFNOSUPPORT")
+        );
+        if spec.name == "connect" && !opens_nothing {
             self.remote_port = PORT;
         }
         let a = self.t.call(spec);
