@@ -148,16 +148,14 @@ mod tests {
         assert!(p.dont_fragment());
     }
 
+    /// An empty TCP datagram from loopback to loopback, TTL 1.
+    fn loopback_header() -> Ipv4Repr {
+        Ipv4Repr { src: Ipv4Addr::LOCALHOST, dst: Ipv4Addr::LOCALHOST, protocol: 6, payload_len: 0, ttl: 1, tos: 0 }
+    }
+
     #[test]
     fn rejects_bad_checksum_and_lengths() {
-        let repr = Ipv4Repr {
-            src: Ipv4Addr::LOCALHOST,
-            dst: Ipv4Addr::LOCALHOST,
-            protocol: 6,
-            payload_len: 0,
-            ttl: 1,
-            tos: 0,
-        };
+        let repr = loopback_header();
         let mut buf = [0u8; 20];
         repr.emit(&mut buf).unwrap();
         buf[8] ^= 1;
@@ -170,14 +168,7 @@ mod tests {
 
     #[test]
     fn recognises_fragments() {
-        let repr = Ipv4Repr {
-            src: Ipv4Addr::LOCALHOST,
-            dst: Ipv4Addr::LOCALHOST,
-            protocol: 6,
-            payload_len: 0,
-            ttl: 1,
-            tos: 0,
-        };
+        let repr = loopback_header();
         let mut buf = [0u8; 20];
         repr.emit(&mut buf).unwrap();
         buf[6] = 0x20; // MF
