@@ -109,24 +109,14 @@ async fn ready_reports_closed_directions_and_take_error_reports_once() {
     assert!(x.take_error().unwrap().is_none());
 }
 
-/// Records the hop limit of every segment sent.
-struct Ttls(Arc<Mutex<Vec<u8>>>);
+/// Records one byte of the IPv4 header of every segment sent: the TOS
+/// (offset 1) or the TTL (offset 8).
+struct HeaderByte(usize, Arc<Mutex<Vec<u8>>>);
 
-impl Tracer for Ttls {
+impl Tracer for HeaderByte {
     fn packet(&mut self, _: Instant, dir: Direction, bytes: &[u8]) {
         if dir == Direction::Out {
-            self.0.lock().unwrap().push(bytes[8]);
-        }
-    }
-}
-
-/// Records the TOS byte of every IPv4 segment sent.
-struct Toses(Arc<Mutex<Vec<u8>>>);
-
-impl Tracer for Toses {
-    fn packet(&mut self, _: Instant, dir: Direction, bytes: &[u8]) {
-        if dir == Direction::Out {
-            self.0.lock().unwrap().push(bytes[1]);
+            self.1.lock().unwrap().push(bytes[self.0]);
         }
     }
 }
@@ -137,7 +127,7 @@ async fn ip_tos_marks_the_streams_datagrams_without_the_ecn_bits() {
     let (x, mut y) = pair(&c, &s).await;
     assert_eq!(x.tos().unwrap(), 0);
     let toses = Arc::new(Mutex::new(Vec::new()));
-    c.set_tracer(Box::new(Toses(toses.clone())));
+    c.set_tracer(Box::new(HeaderByte(1, toses.clone())));
     x.set_tos(0xb9).unwrap();
     assert_eq!(x.tos().unwrap(), 0xb8);
     assert_eq!(x.set_tos(256).unwrap_err().kind(), ErrorKind::InvalidInput);
@@ -158,7 +148,7 @@ async fn options_per_stream_nodelay_ttl_and_linger() {
     assert!(x.nodelay().unwrap());
     assert_eq!(x.ttl().unwrap(), 64);
     let ttls = Arc::new(Mutex::new(Vec::new()));
-    c.set_tracer(Box::new(Ttls(ttls.clone())));
+    c.set_tracer(Box::new(HeaderByte(8, ttls.clone())));
     x.set_ttl(9).unwrap();
     assert_eq!(x.ttl().unwrap(), 9);
     assert_eq!(x.set_ttl(300).unwrap_err().kind(), ErrorKind::InvalidInput);
