@@ -76,9 +76,9 @@
 //! | `OwnedReadHalf::{reunite, peek, poll_peek, ready, readable, try_read*, local_addr, peer_addr}` | same | `Debug` shows the addresses |
 //! | `OwnedWriteHalf::{reunite, ready, writable, try_write*, local_addr, peer_addr}` | same | dropping it sends FIN |
 //! | `TcpSocket::{new_v4, new_v6, bind, connect, listen, local_addr}` | same, `new_*` take the stack | `listen(backlog)` capped at `Config::max_backlog` (4096) |
-//! | `TcpSocket::{set_,}{reuseaddr, reuseport, keepalive, nodelay, send_buffer_size, recv_buffer_size, linger}` | same | per socket; buffer sizes are the bytes held, not Linux's doubled figure |
-//! | `TcpStream::{from_std, into_std, as_raw_fd}`, `TcpSocket::{set_tos, bind_device}` | none | no kernel socket below |
-//! | | `TcpStream::{set_read_timeout, set_write_timeout, abort, info}` | synack's own additions |
+//! | `TcpSocket::{set_,}{reuseaddr, reuseport, keepalive, nodelay, send_buffer_size, recv_buffer_size, linger, tos}` | same | per socket; buffer sizes are the bytes held, not Linux's doubled figure; the TOS's ECN bits are TCP's and dropped, as on Linux |
+//! | `TcpStream::{from_std, into_std, as_raw_fd}`, `TcpSocket::bind_device` | none | no kernel socket below |
+//! | | `TcpStream::{set_read_timeout, set_write_timeout, abort, info, tos, set_tos}` | synack's own additions |
 #![warn(missing_docs)]
 
 mod addr;
