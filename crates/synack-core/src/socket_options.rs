@@ -11,6 +11,9 @@
 //! listener's options, as on Linux.
 
 use crate::{Config, CongestionControl, Error};
+
+/// The ECN field, the two low bits of the TOS byte (RFC 3168 §5).
+pub(crate) const ECN_MASK: u8 = 0b11;
 use core::time::Duration;
 
 /// The options of one socket.
@@ -38,7 +41,8 @@ pub struct SocketOptions {
     /// IP_TOS / IPV6_TCLASS: the DSCP of the connection's datagrams, in the
     /// upper six bits of the TOS byte or Traffic Class (RFC 2474). The two
     /// ECN bits are not the socket's: TCP owns them (RFC 3168; Linux masks
-    /// them off for TCP sockets), and synack sends them as 0 (Not-ECT).
+    /// them off for TCP sockets, as [`SocketOptions::set_tos`] does), and
+    /// synack sends them as 0 (Not-ECT).
     pub tos: u8,
     /// TCP_CONGESTION: taken when the connection opens.
     pub congestion_control: CongestionControl,
@@ -80,6 +84,12 @@ impl SocketOptions {
             return Err(Error::InvalidArgument);
         }
         Ok(())
+    }
+
+    /// Sets IP_TOS / IPV6_TCLASS as Linux does for a TCP socket: the DSCP
+    /// is kept, the ECN bits are TCP's and dropped (__ip_sock_set_tos).
+    pub fn set_tos(&mut self, tos: u8) {
+        self.tos = tos & !ECN_MASK;
     }
 
     /// True when a close is to be an abort (SO_LINGER with a zero timeout).

@@ -90,7 +90,9 @@ impl SynackTarget {
         let epfd = arg_int(spec, 0)?;
         let max = arg_int(spec, 2)?;
         let timeout_ms = arg_int(spec, 3)?;
-        let Some(set) = self.epolls.get(&epfd).cloned() else { return Ok(errno("EBADF")) };
+        if !self.epolls.contains_key(&epfd) {
+            return Ok(errno("EBADF"));
+        }
         if max <= 0 {
             return Ok(errno("EINVAL"));
         }
@@ -98,7 +100,9 @@ impl SynackTarget {
             p.poll_deadline = Some(self.now + Duration::from_millis(timeout_ms as u64));
         }
         let mut ready = Vec::new();
-        let mut updated = set.clone();
+        // A copy to update while `revents` borrows the target; kept only
+        // if the wait returns (a blocked wait reports nothing).
+        let mut updated = self.epolls[&epfd].clone();
         for interest in updated.interests.iter_mut() {
             let asked = interest.events & !(EPOLLET | EPOLLONESHOT);
             let got = self.revents(interest.fd, i64::from(asked)) as u32 & (asked | EPOLLERR | EPOLLHUP);

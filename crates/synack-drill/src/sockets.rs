@@ -306,13 +306,15 @@ impl SynackTarget {
                 // (Linux counts write_seq, which includes it).
                 let state = self.ep.state(h).unwrap_or(State::Closed);
                 let fin_unacked = matches!(state, State::FinWait1 | State::Closing | State::LastAck);
-                let notsent = self.ep.info(h).map_or(0, |i| i.notsent_bytes) as i64;
                 let v = match name_of(spec, 1).as_str() {
                     "SIOCINQ" | "FIONREAD" => self.ep.readable_bytes(h).unwrap_or(0) as i64,
                     "SIOCOUTQ" | "TIOCOUTQ" => self.ep.send_queued(h).unwrap_or(0) as i64 + i64::from(fin_unacked),
                     // What is not sent yet (write_seq - snd_nxt); a FIN
                     // waits only behind unsent data.
-                    "SIOCOUTQNSD" => notsent + i64::from(fin_unacked && notsent > 0),
+                    "SIOCOUTQNSD" => {
+                        let notsent = self.ep.info(h).map_or(0, |i| i.notsent_bytes) as i64;
+                        notsent + i64::from(fin_unacked && notsent > 0)
+                    }
                     "SIOCATMARK" => i64::from(self.ep.at_urgent_mark(h).unwrap_or(false)),
                     other => return Err(Attempt::Unsupported(format!("ioctl {other}"))),
                 };
@@ -487,11 +489,10 @@ impl SynackTarget {
     /// sock_error (by this call or SO_ERROR); after that the socket is shut
     /// down both ways and the call gets `after` (a read 0, a write EPIPE).
     fn report_error(&mut self, fd: i64, h: ConnHandle, e: Error, after: Attempt) -> Attempt {
-        let connection_error = matches!(self.ep.close_reason(h), Ok(Some(CloseReason::Error(_))));
-        let Ok(sock) = self.sock(fd) else { return err(e) };
-        if !connection_error {
+        if !matches!(self.ep.close_reason(h), Ok(Some(CloseReason::Error(_)))) {
             return err(e);
         }
+        let Ok(sock) = self.sock(fd) else { return err(e) };
         if sock.so_error == Some(0) {
             return after;
         }
@@ -617,8 +618,8 @@ impl SynackTarget {
                 if name == "IPV6_TCLASS" && !(-1..=255).contains(&v) {
                     return Ok(errno("EINVAL"));
                 }
-                let tos = (v.max(0) as u8) & !0b11;
-                self.set_opts(fd, |o| o.tos = tos)?;
+                let tos = v.max(0) as u8;
+                self.set_opts(fd, |o| o.set_tos(tos))?;
             }
             "IP_TTL" | "IPV6_UNICAST_HOPS" => {
                 let v = need()?;
@@ -696,6 +697,7 @@ impl SynackTarget {
                 }
                 return Ok(Attempt::Done(0, None));
             }
+            _ if no_such_option(spec) => return Ok(errno("ENOPROTOOPT")),
             other => return Err(Attempt::Unsupported(format!("getsockopt {other}"))),
         };
         match spec.args.get(3).and_then(int) {

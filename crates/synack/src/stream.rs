@@ -361,7 +361,7 @@ impl TcpStream {
     /// Linux, and dropped; above 255 is `InvalidInput`.
     pub fn set_tos(&self, tos: u32) -> io::Result<()> {
         let tos = crate::tcp_socket::tos_byte(tos)?;
-        self.conn.set_options(|o| o.tos = tos)
+        self.conn.set_options(|o| o.set_tos(tos))
     }
 
     /// IP_TOS as set (without the ECN bits).

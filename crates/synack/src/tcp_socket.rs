@@ -200,7 +200,8 @@ impl TcpSocket {
     /// IP_TOS (see [`TcpStream::set_tos`]); a listener's accepted
     /// connections and their SYN-ACKs carry it too.
     pub fn set_tos(&self, tos: u32) -> io::Result<()> {
-        self.lock().opts.tos = tos_byte(tos)?;
+        let tos = tos_byte(tos)?;
+        self.lock().opts.set_tos(tos);
         Ok(())
     }
 
@@ -266,10 +267,7 @@ impl Drop for TcpSocket {
     }
 }
 
-/// An IP_TOS value as the TOS byte TCP sends: at most 255, the ECN bits
-/// cleared (RFC 3168: they are TCP's; Linux's __ip_sock_set_tos).
+/// An IP_TOS value as a byte: at most 255.
 pub(crate) fn tos_byte(tos: u32) -> io::Result<u8> {
-    let tos =
-        u8::try_from(tos).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TOS byte is at most 255"))?;
-    Ok(tos & !0b11)
+    u8::try_from(tos).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TOS byte is at most 255"))
 }

@@ -40,7 +40,6 @@ use rtt::RttEstimator;
 use synack_wire::{TcpFlags, TcpOptions};
 
 pub(crate) use icmp::IcmpError;
-pub(crate) use options::ECN_MASK;
 #[cfg(feature = "fuzzing")]
 pub(crate) use reassembly::fuzz_ops as fuzz_reassembly_ops;
 use reassembly::Reassembly;
@@ -419,8 +418,8 @@ pub struct Connection {
     user_timeout_ms: Option<core::num::NonZeroU32>,
     /// IP TTL / hop limit of this connection's datagrams.
     hop_limit: u8,
-    /// IP_TOS's DSCP (ECN bits clear).
-    dscp: u8,
+    /// IP_TOS / IPV6_TCLASS of this connection's datagrams.
+    tos: u8,
 
     close_reason: Option<CloseReason>,
     /// The last soft ICMP error, reported if the connection times out.
@@ -553,7 +552,7 @@ impl Connection {
             keepalive_probes: 0,
             user_timeout_ms: timers::user_timeout_ms(opts.user_timeout),
             hop_limit: opts.hop_limit.max(1),
-            dscp: opts.tos & !options::ECN_MASK,
+            tos: opts.tos,
             close_reason: None,
             pending: Pending::default(),
             soft_error: None,

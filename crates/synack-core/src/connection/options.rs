@@ -34,7 +34,7 @@ impl Connection {
         self.recv_limit = recv_limit;
         self.nodelay = opts.nodelay;
         self.hop_limit = opts.hop_limit.max(1);
-        self.dscp = opts.tos & !ECN_MASK;
+        self.tos = opts.tos;
         if self.keepalive != opts.keepalive {
             self.set_keepalive(now, cfg, opts.keepalive);
         }
@@ -50,12 +50,8 @@ impl Connection {
         self.hop_limit
     }
 
-    /// The TOS byte (Traffic Class) of this connection's datagrams: its
-    /// DSCP, ECN bits 0.
+    /// IP_TOS / IPV6_TCLASS of this connection's datagrams.
     pub(crate) fn tos(&self) -> u8 {
-        self.dscp
+        self.tos
     }
 }
-
-/// The ECN field, the two low bits of the TOS byte (RFC 3168 §5).
-pub(crate) const ECN_MASK: u8 = 0b11;

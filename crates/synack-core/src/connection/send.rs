@@ -28,10 +28,6 @@ impl Connection {
     /// until the next event: an ACK or a timer then sends it under Nagle's
     /// rules (Linux's tcp_push with TCP_NAGLE_CORK for that call only).
     pub(crate) fn send_flagged(&mut self, now: Instant, cfg: &Config, data: &[u8], more: bool) -> Result<usize, Error> {
-        self.more = more;
-        if !data.is_empty() {
-            self.tail_unpushed = more;
-        }
         if let Some(e) = self.failure() {
             return Err(e);
         }
@@ -51,6 +47,8 @@ impl Connection {
         let was_unsent = self.unsent() > 0;
         let n = self.send_buf.push(data, self.send_limit);
         if n > 0 {
+            self.more = more;
+            self.tail_unpushed = more;
             self.chrono_on_queued(now, was_unsent);
         }
         if n < data.len() {

@@ -143,26 +143,28 @@ impl Connection {
     /// limit, while the application waits for space, starts a
     /// send-buffer-limited one (tcp_cwnd_validate).
     pub(super) fn chrono_on_pass(&mut self, now: Instant, sent: bool) {
-        if self.chrono.is_none() {
+        let unsent = self.unsent();
+        // Linux's tcp_write_xmit runs with data waiting: here, data that
+        // was waiting or has just been sent. A pass with neither (a pure
+        // ACK) changes nothing.
+        if self.chrono.is_none() || (unsent == 0 && !sent) {
             return;
         }
         let mss = u32::from(self.snd_mss).max(1);
-        let unsent = self.unsent();
         let window_limited =
             unsent > 0 && self.cwnd_room() >= mss && (self.peer_room() as usize) < unsent.min(mss as usize);
-        let cwnd_limited = self.cwnd_may_grow();
-        let may_sndbuf = matches!(self.state, State::Established | State::CloseWait);
+        let sndbuf_limited = sent
+            && unsent == 0
+            && self.chrono.as_ref().is_some_and(|c| c.no_space)
+            && matches!(self.state, State::Established | State::CloseWait)
+            && !self.cwnd_may_grow();
         let Some(c) = self.chrono.as_mut() else { return };
-        // Linux's tcp_write_xmit runs with data waiting: here, data that
-        // was waiting or has just been sent.
-        if unsent > 0 || sent {
-            if window_limited {
-                c.start(SendLimit::ReceiveWindow, now);
-            } else {
-                c.stop(SendLimit::ReceiveWindow, now, false);
-            }
+        if window_limited {
+            c.start(SendLimit::ReceiveWindow, now);
+        } else {
+            c.stop(SendLimit::ReceiveWindow, now, false);
         }
-        if sent && !cwnd_limited && unsent == 0 && c.no_space && may_sndbuf {
+        if sndbuf_limited {
             c.start(SendLimit::SendBuffer, now);
         }
     }

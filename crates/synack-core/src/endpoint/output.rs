@@ -71,7 +71,7 @@ impl Endpoint {
                         _ => self.socket_options(),
                     };
                     hop_limit = opts.hop_limit;
-                    tos = opts.tos & !crate::connection::ECN_MASK;
+                    tos = opts.tos;
                     let o = Opening { tuple, iss: cookie, ts_offset, opts: &opts };
                     Connection::stateless_syn_ack(now, &self.cfg, &o, &seg, body)
                 }
@@ -114,7 +114,7 @@ impl Endpoint {
         None
     }
 
-    /// Writes the IP header (with this hop limit and TOS byte) in front of a
+    /// Writes the IP header (with this hop limit and the DSCP of this TOS byte) in front of a
     /// TCP segment of `tcp_len` bytes at `buf[header..]`, traces it, and
     /// returns the datagram's length.
     fn finish_datagram(
@@ -131,7 +131,9 @@ impl Endpoint {
             protocol: PROTO_TCP,
             payload_len: tcp_len,
             hop_limit,
-            tos,
+            // The DSCP is the socket's; the ECN field is TCP's, and Not-ECT
+            // (RFC 3168: synack does not negotiate ECN).
+            tos: tos & !crate::socket_options::ECN_MASK,
         };
         let hl = ip.emit(buf).ok()?;
         let len = hl + tcp_len;
